@@ -1,0 +1,42 @@
+//! # indievalue-catalog
+//!
+//! The typed schema of the IndieValueCatalog (Jiang et al., "Can Language Models Reason about
+//! Individualistic Human Values and Preferences?"): 253 World Values Survey value questions in 13
+//! categories, each turned into *polar* and *refined* natural-language statements, plus 31
+//! demographic items; and the Arrow/Parquet storage of respondents' answers.
+//!
+//! - [`Catalog::load`] reads and validates the authors' three metadata files from a directory.
+//! - [`Catalog::stats`] gives Table 1 / Table 6 figures and the combinatorial answer space.
+//! - [`Respondents`] holds a people x questions table and reads/writes Parquet, refusing files
+//!   written for a different catalog.
+//!
+//! ```
+//! use indievalue_catalog::{Catalog, Granularity};
+//! let catalog = Catalog::load(indievalue_catalog::mini_catalog_dir())?;
+//! let stats = catalog.stats();
+//! println!("{} questions, {} polar statements", stats.questions, stats.statements_polar);
+//! println!("answer space {}", stats.answer_space(Granularity::Refined).scientific(3));
+//! # Ok::<(), indievalue_catalog::Error>(())
+//! ```
+
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
+mod catalog;
+mod category;
+mod demographic;
+mod error;
+mod question;
+pub mod rng;
+mod stats;
+pub mod storage;
+
+pub use catalog::{
+    CONTINENT_ITEM, COUNTRY_ITEM, Catalog, DEMOGRAPHICS_FILE, META_DIR_ENV, POLAR_FILE,
+    REFINED_FILE, meta_dir_from_env, mini_catalog_dir,
+};
+pub use category::{Category, Continent};
+pub use demographic::{Demographic, DemographicKind, DemographicOption};
+pub use error::{Error, Result};
+pub use question::{CodeMap, Granularity, Question, QuestionId, StatementSet};
+pub use stats::{AnswerSpace, CatalogStats, CategoryRow};
+pub use storage::{DemographicAnswers, NO_ANSWER, NO_OPTION, QuestionAnswers, Respondents};

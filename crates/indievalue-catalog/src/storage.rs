@@ -1,0 +1,599 @@
+//! Respondents' answers in memory ([`Respondents`]) and on disk (Arrow schema, Parquet files).
+//!
+//! The on-disk layout is one row per person and, per value question `Q`, the columns `Q_code`
+//! (raw survey code, Int32), `Q_polar` and `Q_refined` (statement index, UInt8, null for no valid
+//! answer); per demographic item `D`, `D_code` (Int32), `D_option` (option index, UInt16, null for
+//! no valid answer) and `D_text` (the identity-declaring statement, dictionary-encoded, null for no
+//! valid answer). Leading columns: `D_INTERVIEW` (Int64), `valid_answers` (UInt16) and
+//! `valid_demographics` (UInt8). The file's key-value metadata holds the catalog's content hash
+//! under [`META_CATALOG_HASH`] and the format under [`META_FORMAT`]. Files are zstd-compressed.
+
+use crate::{COUNTRY_ITEM, Catalog, Continent, Error, Granularity, Result};
+use arrow::array::{
+    Array, ArrayRef, DictionaryArray, Int32Array, Int64Array, RecordBatch, StringArray, UInt8Array,
+    UInt16Array,
+};
+use arrow::datatypes::{DataType, Field, Schema, UInt16Type};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Sentinel for "no valid answer" in statement-index columns held in memory.
+pub const NO_ANSWER: u8 = u8::MAX;
+/// Sentinel for "no valid answer" in demographic option columns held in memory.
+pub const NO_OPTION: u16 = u16::MAX;
+/// Key of the catalog content hash in a respondents file's metadata.
+pub const META_CATALOG_HASH: &str = "indievalue.catalog_hash";
+/// Key of the format tag in a respondents file's metadata.
+pub const META_FORMAT: &str = "indievalue.format";
+/// The current format tag.
+pub const FORMAT: &str = "indievalue-respondents/1";
+/// Name of the person id column.
+pub const ID_COLUMN: &str = "D_INTERVIEW";
+
+const ROWS_PER_BATCH: usize = 32_768;
+
+/// The answers of all people to one value question.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct QuestionAnswers {
+    /// Raw survey codes, one per person.
+    pub raw: Vec<i32>,
+    /// Polar statement index per person, [`NO_ANSWER`] when the code is no valid answer.
+    pub polar: Vec<u8>,
+    /// Refined statement index per person, [`NO_ANSWER`] when the code is no valid answer.
+    pub refined: Vec<u8>,
+}
+
+impl QuestionAnswers {
+    /// Statement indices at a granularity.
+    pub fn at(&self, granularity: Granularity) -> &[u8] {
+        match granularity {
+            Granularity::Polar => &self.polar,
+            Granularity::Refined => &self.refined,
+        }
+    }
+}
+
+/// The answers of all people to one demographic item.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DemographicAnswers {
+    /// Raw survey codes, one per person.
+    pub raw: Vec<i32>,
+    /// Option index per person, [`NO_OPTION`] when the code is no valid answer.
+    pub option: Vec<u16>,
+}
+
+/// A people x questions table of answers, tied to the catalog it was built with.
+///
+/// ```
+/// use indievalue_catalog::{Catalog, Granularity, Respondents, mini_catalog_dir};
+/// let catalog = Catalog::load(mini_catalog_dir())?;
+/// let q = catalog.questions().len();
+/// let d = catalog.demographics().len();
+/// // Two people: the first answers code 1 everywhere, the second -1 (don't know).
+/// let raw_answers = vec![vec![1, -1]; q];
+/// let raw_demographics = vec![vec![1, -2]; d];
+/// let people = Respondents::from_raw(&catalog, vec![10, 11], raw_answers, raw_demographics)?;
+/// assert_eq!(people.len(), 2);
+/// assert!(people.answer(0, 0, Granularity::Polar).is_some());
+/// assert_eq!(people.answer(1, 0, Granularity::Polar), None);
+/// assert_eq!(people.valid_answers(1), 0);
+/// # Ok::<(), indievalue_catalog::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Respondents {
+    catalog_hash: String,
+    ids: Vec<i64>,
+    questions: Vec<QuestionAnswers>,
+    demographics: Vec<DemographicAnswers>,
+}
+
+impl Respondents {
+    /// Builds the table from raw codes (one vector per question and per demographic item, in
+    /// catalog order, each with one code per person), mapping codes through the catalog.
+    pub fn from_raw(
+        catalog: &Catalog,
+        ids: Vec<i64>,
+        raw_answers: Vec<Vec<i32>>,
+        raw_demographics: Vec<Vec<i32>>,
+    ) -> Result<Respondents> {
+        if raw_answers.len() != catalog.questions().len() {
+            return Err(Error::Respondents(format!(
+                "{} answer columns for {} questions",
+                raw_answers.len(),
+                catalog.questions().len()
+            )));
+        }
+        if raw_demographics.len() != catalog.demographics().len() {
+            return Err(Error::Respondents(format!(
+                "{} demographic columns for {} items",
+                raw_demographics.len(),
+                catalog.demographics().len()
+            )));
+        }
+        let questions = raw_answers
+            .into_iter()
+            .zip(catalog.questions())
+            .map(|(raw, q)| {
+                let map = |g: Granularity| {
+                    let set = q.statements(g);
+                    raw.iter()
+                        .map(|&c| set.statement_for_code(c.into()).unwrap_or(NO_ANSWER))
+                        .collect()
+                };
+                QuestionAnswers {
+                    polar: map(Granularity::Polar),
+                    refined: map(Granularity::Refined),
+                    raw,
+                }
+            })
+            .collect();
+        let demographics = raw_demographics
+            .into_iter()
+            .zip(catalog.demographics())
+            .map(|(raw, d)| DemographicAnswers {
+                option: raw
+                    .iter()
+                    .map(|&c| d.option_for_code(c.into()).unwrap_or(NO_OPTION))
+                    .collect(),
+                raw,
+            })
+            .collect();
+        Respondents::from_parts(catalog, ids, questions, demographics)
+    }
+
+    /// Assembles the table from already mapped columns, checking lengths and indices against the
+    /// catalog.
+    pub fn from_parts(
+        catalog: &Catalog,
+        ids: Vec<i64>,
+        questions: Vec<QuestionAnswers>,
+        demographics: Vec<DemographicAnswers>,
+    ) -> Result<Respondents> {
+        let n = ids.len();
+        if questions.len() != catalog.questions().len()
+            || demographics.len() != catalog.demographics().len()
+        {
+            return Err(Error::Respondents(format!(
+                "{} question and {} demographic columns for a catalog of {} and {}",
+                questions.len(),
+                demographics.len(),
+                catalog.questions().len(),
+                catalog.demographics().len()
+            )));
+        }
+        for (qa, q) in questions.iter().zip(catalog.questions()) {
+            if qa.raw.len() != n || qa.polar.len() != n || qa.refined.len() != n {
+                return Err(Error::Respondents(format!(
+                    "question {}: columns of length {}/{}/{} for {n} people",
+                    q.id(),
+                    qa.raw.len(),
+                    qa.polar.len(),
+                    qa.refined.len()
+                )));
+            }
+            for g in Granularity::ALL {
+                let options = q.statements(g).len();
+                if let Some(&bad) = qa
+                    .at(g)
+                    .iter()
+                    .find(|&&v| v != NO_ANSWER && v as usize >= options)
+                {
+                    return Err(Error::Respondents(format!(
+                        "question {}: {g} statement index {bad} out of range (has {options})",
+                        q.id()
+                    )));
+                }
+            }
+        }
+        for (da, d) in demographics.iter().zip(catalog.demographics()) {
+            if da.raw.len() != n || da.option.len() != n {
+                return Err(Error::Respondents(format!(
+                    "demographic {}: columns of length {}/{} for {n} people",
+                    d.id(),
+                    da.raw.len(),
+                    da.option.len()
+                )));
+            }
+            if let Some(&bad) = da
+                .option
+                .iter()
+                .find(|&&v| v != NO_OPTION && v as usize >= d.options().len())
+            {
+                return Err(Error::Respondents(format!(
+                    "demographic {}: option {bad} out of range",
+                    d.id()
+                )));
+            }
+        }
+        Ok(Respondents {
+            catalog_hash: catalog.content_hash().to_owned(),
+            ids,
+            questions,
+            demographics,
+        })
+    }
+
+    /// Number of people.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// True when there is nobody.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Person ids (`D_INTERVIEW`), in row order.
+    pub fn ids(&self) -> &[i64] {
+        &self.ids
+    }
+
+    /// Content hash of the catalog the table was built with.
+    pub fn catalog_hash(&self) -> &str {
+        &self.catalog_hash
+    }
+
+    /// All answers to question `question` (catalog position).
+    pub fn question(&self, question: usize) -> &QuestionAnswers {
+        &self.questions[question]
+    }
+
+    /// All question columns, in catalog order.
+    pub fn questions(&self) -> &[QuestionAnswers] {
+        &self.questions
+    }
+
+    /// All answers to demographic item `item` (catalog position).
+    pub fn demographic(&self, item: usize) -> &DemographicAnswers {
+        &self.demographics[item]
+    }
+
+    /// All demographic columns, in catalog order.
+    pub fn demographics(&self) -> &[DemographicAnswers] {
+        &self.demographics
+    }
+
+    /// The statement index person `person` chose for question `question`, if valid.
+    #[inline]
+    pub fn answer(&self, person: usize, question: usize, granularity: Granularity) -> Option<u8> {
+        let v = self.questions[question].at(granularity)[person];
+        (v != NO_ANSWER).then_some(v)
+    }
+
+    /// The demographic option of a person, if valid.
+    #[inline]
+    pub fn demographic_option(&self, person: usize, item: usize) -> Option<u16> {
+        let v = self.demographics[item].option[person];
+        (v != NO_OPTION).then_some(v)
+    }
+
+    /// Number of valid value answers of a person.
+    pub fn valid_answers(&self, person: usize) -> usize {
+        self.questions
+            .iter()
+            .filter(|q| q.polar[person] != NO_ANSWER)
+            .count()
+    }
+
+    /// Number of valid demographic answers of a person.
+    pub fn valid_demographics(&self, person: usize) -> usize {
+        self.demographics
+            .iter()
+            .filter(|d| d.option[person] != NO_OPTION)
+            .count()
+    }
+
+    /// The continent of a person, from their country code.
+    pub fn continent(&self, catalog: &Catalog, person: usize) -> Option<Continent> {
+        let item = catalog.demographic_index(COUNTRY_ITEM)?;
+        catalog.continent_of_country(self.demographics[item].raw[person].into())
+    }
+
+    /// The Arrow schema of a respondents file for a catalog (see the module docs).
+    pub fn arrow_schema(catalog: &Catalog) -> Schema {
+        let mut fields = vec![
+            Field::new(ID_COLUMN, DataType::Int64, false),
+            Field::new("valid_answers", DataType::UInt16, false),
+            Field::new("valid_demographics", DataType::UInt8, false),
+        ];
+        for q in catalog.questions() {
+            fields.push(Field::new(
+                format!("{}_code", q.id()),
+                DataType::Int32,
+                false,
+            ));
+            fields.push(Field::new(
+                format!("{}_polar", q.id()),
+                DataType::UInt8,
+                true,
+            ));
+            fields.push(Field::new(
+                format!("{}_refined", q.id()),
+                DataType::UInt8,
+                true,
+            ));
+        }
+        for d in catalog.demographics() {
+            fields.push(Field::new(
+                format!("{}_code", d.id()),
+                DataType::Int32,
+                false,
+            ));
+            fields.push(Field::new(
+                format!("{}_option", d.id()),
+                DataType::UInt16,
+                true,
+            ));
+            fields.push(Field::new(
+                format!("{}_text", d.id()),
+                DataType::Dictionary(Box::new(DataType::UInt16), Box::new(DataType::Utf8)),
+                true,
+            ));
+        }
+        let metadata = HashMap::from([
+            (
+                META_CATALOG_HASH.to_owned(),
+                catalog.content_hash().to_owned(),
+            ),
+            (META_FORMAT.to_owned(), FORMAT.to_owned()),
+        ]);
+        Schema::new_with_metadata(fields, metadata)
+    }
+
+    fn check_catalog(&self, catalog: &Catalog) -> Result<()> {
+        if self.catalog_hash != catalog.content_hash() {
+            return Err(Error::Respondents(format!(
+                "built for catalog {}, not {}",
+                self.catalog_hash,
+                catalog.content_hash()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The record batch of rows `start..end`.
+    fn batch(
+        &self,
+        catalog: &Catalog,
+        schema: &Arc<Schema>,
+        start: usize,
+        end: usize,
+    ) -> std::result::Result<RecordBatch, arrow::error::ArrowError> {
+        let nullable_u8 = |v: &[u8]| -> ArrayRef {
+            Arc::new(UInt8Array::from_iter(
+                v.iter().map(|&x| (x != NO_ANSWER).then_some(x)),
+            ))
+        };
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+        columns.push(Arc::new(Int64Array::from(self.ids[start..end].to_vec())));
+        columns.push(Arc::new(UInt16Array::from_iter_values(
+            (start..end).map(|p| self.valid_answers(p) as u16),
+        )));
+        columns.push(Arc::new(UInt8Array::from_iter_values(
+            (start..end).map(|p| self.valid_demographics(p) as u8),
+        )));
+        for q in &self.questions {
+            columns.push(Arc::new(Int32Array::from(q.raw[start..end].to_vec())));
+            columns.push(nullable_u8(&q.polar[start..end]));
+            columns.push(nullable_u8(&q.refined[start..end]));
+        }
+        for (da, d) in self.demographics.iter().zip(catalog.demographics()) {
+            columns.push(Arc::new(Int32Array::from(da.raw[start..end].to_vec())));
+            let keys = UInt16Array::from_iter(
+                da.option[start..end]
+                    .iter()
+                    .map(|&x| (x != NO_OPTION).then_some(x)),
+            );
+            columns.push(Arc::new(keys.clone()));
+            let values = StringArray::from_iter_values(d.options().iter().map(|o| &o.statement));
+            columns.push(Arc::new(DictionaryArray::<UInt16Type>::try_new(
+                keys,
+                Arc::new(values),
+            )?));
+        }
+        RecordBatch::try_new(schema.clone(), columns)
+    }
+
+    /// Writes the table as a zstd-compressed Parquet file, to a temporary name beside `path` that is
+    /// renamed to `path` only once complete.
+    ///
+    /// ```
+    /// # use indievalue_catalog::{Catalog, Respondents, mini_catalog_dir};
+    /// # let catalog = Catalog::load(mini_catalog_dir())?;
+    /// # let people = Respondents::from_raw(&catalog, vec![1],
+    /// #     vec![vec![2]; catalog.questions().len()], vec![vec![1]; catalog.demographics().len()])?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("respondents.parquet");
+    /// people.write_parquet(&catalog, &path)?;
+    /// assert_eq!(Respondents::read_parquet(&catalog, &path)?, people);
+    /// # Ok::<(), indievalue_catalog::Error>(())
+    /// ```
+    pub fn write_parquet(&self, catalog: &Catalog, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        self.check_catalog(catalog)?;
+        let tmp = temporary_path(path);
+        let result = self.write_parquet_to(catalog, &tmp);
+        if let Err(e) = result {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+        std::fs::rename(&tmp, path).map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    fn write_parquet_to(&self, catalog: &Catalog, path: &Path) -> Result<()> {
+        let io = |source| Error::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let pq = |source| Error::Parquet {
+            path: path.to_owned(),
+            source,
+        };
+        let file = std::fs::File::create(path).map_err(io)?;
+        let schema = Arc::new(Respondents::arrow_schema(catalog));
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).map_err(pq)?))
+            .set_max_row_group_row_count(Some(256 * 1024))
+            .build();
+        let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(pq)?;
+        let mut start = 0;
+        while start < self.len() || (start == 0 && self.is_empty()) {
+            let end = (start + ROWS_PER_BATCH).min(self.len());
+            let batch =
+                self.batch(catalog, &schema, start, end)
+                    .map_err(|source| Error::Arrow {
+                        path: path.to_owned(),
+                        source,
+                    })?;
+            writer.write(&batch).map_err(pq)?;
+            if end == start {
+                break;
+            }
+            start = end;
+        }
+        let file = writer.into_inner().map_err(pq)?;
+        file.sync_all().map_err(io)?;
+        Ok(())
+    }
+
+    /// Reads a respondents file written for `catalog`. A file written for another catalog, or one
+    /// lacking a column, is an error naming the file (and column).
+    pub fn read_parquet(catalog: &Catalog, path: impl AsRef<Path>) -> Result<Respondents> {
+        let path = path.as_ref();
+        let pq = |source| Error::Parquet {
+            path: path.to_owned(),
+            source,
+        };
+        let file = std::fs::File::open(path).map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq)?;
+        let found = builder
+            .schema()
+            .metadata()
+            .get(META_CATALOG_HASH)
+            .cloned()
+            .unwrap_or_else(|| "(none)".to_owned());
+        if found != catalog.content_hash() {
+            return Err(Error::CatalogMismatch {
+                path: path.to_owned(),
+                expected: catalog.content_hash().to_owned(),
+                found,
+            });
+        }
+        let schema = builder.schema().clone();
+        let column = |name: &str, ty: &DataType| -> Result<usize> {
+            let index = schema.index_of(name).map_err(|_| Error::Column {
+                path: path.to_owned(),
+                column: name.to_owned(),
+                message: "missing".into(),
+            })?;
+            let actual = schema.field(index).data_type();
+            if actual != ty {
+                return Err(Error::Column {
+                    path: path.to_owned(),
+                    column: name.to_owned(),
+                    message: format!("expected {ty}, found {actual}"),
+                });
+            }
+            Ok(index)
+        };
+        let id_col = column(ID_COLUMN, &DataType::Int64)?;
+        let mut q_cols = Vec::new();
+        for q in catalog.questions() {
+            q_cols.push((
+                column(&format!("{}_code", q.id()), &DataType::Int32)?,
+                column(&format!("{}_polar", q.id()), &DataType::UInt8)?,
+                column(&format!("{}_refined", q.id()), &DataType::UInt8)?,
+            ));
+        }
+        let mut d_cols = Vec::new();
+        for d in catalog.demographics() {
+            d_cols.push((
+                column(&format!("{}_code", d.id()), &DataType::Int32)?,
+                column(&format!("{}_option", d.id()), &DataType::UInt16)?,
+            ));
+        }
+        let reader = builder
+            .with_batch_size(ROWS_PER_BATCH)
+            .build()
+            .map_err(pq)?;
+        let mut ids = Vec::new();
+        let mut questions = vec![QuestionAnswers::default(); q_cols.len()];
+        let mut demographics = vec![DemographicAnswers::default(); d_cols.len()];
+        let downcast_err = |name: String| Error::Column {
+            path: path.to_owned(),
+            column: name,
+            message: "unexpected array type".into(),
+        };
+        for batch in reader {
+            let batch = batch.map_err(|source| Error::Arrow {
+                path: path.to_owned(),
+                source,
+            })?;
+            let ids_array = batch
+                .column(id_col)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .ok_or_else(|| downcast_err(ID_COLUMN.into()))?;
+            ids.extend_from_slice(ids_array.values());
+            for ((code, polar, refined), out) in q_cols.iter().zip(questions.iter_mut()) {
+                extend_i32(&batch, *code, &mut out.raw)
+                    .ok_or_else(|| downcast_err("code".into()))?;
+                extend_u8(&batch, *polar, &mut out.polar)
+                    .ok_or_else(|| downcast_err("polar".into()))?;
+                extend_u8(&batch, *refined, &mut out.refined)
+                    .ok_or_else(|| downcast_err("refined".into()))?;
+            }
+            for ((code, option), out) in d_cols.iter().zip(demographics.iter_mut()) {
+                extend_i32(&batch, *code, &mut out.raw)
+                    .ok_or_else(|| downcast_err("code".into()))?;
+                let a = batch
+                    .column(*option)
+                    .as_any()
+                    .downcast_ref::<UInt16Array>()
+                    .ok_or_else(|| downcast_err("option".into()))?;
+                out.option.extend(a.iter().map(|v| v.unwrap_or(NO_OPTION)));
+            }
+        }
+        Respondents::from_parts(catalog, ids, questions, demographics).map_err(|e| Error::Column {
+            path: path.to_owned(),
+            column: "(all)".into(),
+            message: e.to_string(),
+        })
+    }
+}
+
+fn extend_i32(batch: &RecordBatch, col: usize, out: &mut Vec<i32>) -> Option<()> {
+    let a = batch.column(col).as_any().downcast_ref::<Int32Array>()?;
+    out.extend_from_slice(a.values());
+    Some(())
+}
+
+fn extend_u8(batch: &RecordBatch, col: usize, out: &mut Vec<u8>) -> Option<()> {
+    let a = batch.column(col).as_any().downcast_ref::<UInt8Array>()?;
+    if a.null_count() == 0 {
+        out.extend_from_slice(a.values());
+    } else {
+        out.extend(a.iter().map(|v| v.unwrap_or(NO_ANSWER)));
+    }
+    Some(())
+}
+
+/// A temporary sibling of `path` (`.name.tmp-PID`), for write-then-rename.
+pub fn temporary_path(path: &Path) -> std::path::PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+}

@@ -1,0 +1,21 @@
+//! # indievalue
+//!
+//! Individualistic value reasoning: predicting what one particular person values from a sample of
+//! their own value statements, after Jiang et al., "Can Language Models Reason about
+//! Individualistic Human Values and Preferences?" (IndieValueCatalog).
+//!
+//! This facade re-exports the workspace's library crates, each usable on its own:
+//!
+//! | module | crate | what |
+//! | --- | --- | --- |
+//! | [`catalog`] | `indievalue-catalog` | typed schema, metadata loader, statistics, Parquet storage |
+//!
+//! See `docs/ARCHITECTURE.md` for where things live and how data flows.
+//!
+//! ```
+//! let catalog = indievalue::catalog::Catalog::load(indievalue::catalog::mini_catalog_dir())?;
+//! assert_eq!(catalog.stats().categories.len(), 13);
+//! # Ok::<(), indievalue::catalog::Error>(())
+//! ```
+
+pub use indievalue_catalog as catalog;
