@@ -9,6 +9,8 @@
 //! | module | crate | what |
 //! | --- | --- | --- |
 //! | [`catalog`] | `indievalue-catalog` | typed schema, metadata loader, statistics, Parquet storage |
+//! | [`convert`] | `indievalue-convert` | raw WVS CSV to the catalog's Parquet, with Table 1's report |
+//! | [`synth`] | `indievalue-synth` | synthetic respondents with a known structure and exact ceilings |
 //!
 //! See `docs/ARCHITECTURE.md` for where things live and how data flows.
 //!
@@ -19,3 +21,5 @@
 //! ```
 
 pub use indievalue_catalog as catalog;
+pub use indievalue_convert as convert;
+pub use indievalue_synth as synth;

@@ -44,7 +44,16 @@ pub fn meta_dir_from_env() -> Option<PathBuf> {
 /// assert!(indievalue_catalog::mini_catalog_dir().join("statements_meta_data.jsonl").exists());
 /// ```
 pub fn mini_catalog_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/mini-meta")
+    fixtures_dir().join("mini-meta")
+}
+
+/// The repository's `fixtures/` directory (hand-written test inputs, the mini and tiny catalogs).
+///
+/// ```
+/// assert!(indievalue_catalog::fixtures_dir().join("tiny-meta").is_dir());
+/// ```
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
 }
 
 /// The typed IndieValueCatalog: value questions grouped in 13 categories, each with polar and
@@ -93,6 +102,7 @@ struct DemographicLine {
     question_id_converted: String,
     question_category: String,
     statement_template: String,
+    #[serde(default)]
     converted_statements: Vec<String>,
     #[serde(default)]
     answer_vars_map: Option<BTreeMap<String, String>>,

@@ -32,7 +32,7 @@ pub mod storage;
 
 pub use catalog::{
     CONTINENT_ITEM, COUNTRY_ITEM, Catalog, DEMOGRAPHICS_FILE, META_DIR_ENV, POLAR_FILE,
-    REFINED_FILE, meta_dir_from_env, mini_catalog_dir,
+    REFINED_FILE, fixtures_dir, meta_dir_from_env, mini_catalog_dir,
 };
 pub use category::{Category, Continent};
 pub use demographic::{Demographic, DemographicKind, DemographicOption};

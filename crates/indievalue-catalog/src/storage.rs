@@ -13,11 +13,14 @@ use arrow::array::{
     Array, ArrayRef, DictionaryArray, Int32Array, Int64Array, RecordBatch, StringArray, UInt8Array,
     UInt16Array,
 };
+use arrow::buffer::{BooleanBuffer, NullBuffer, ScalarBuffer};
 use arrow::datatypes::{DataType, Field, Schema, UInt16Type};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_writer::compute_leaves;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
+use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -35,7 +38,8 @@ pub const FORMAT: &str = "indievalue-respondents/1";
 /// Name of the person id column.
 pub const ID_COLUMN: &str = "D_INTERVIEW";
 
-const ROWS_PER_BATCH: usize = 32_768;
+const ROWS_PER_BATCH: usize = 8_192;
+const ROWS_PER_GROUP: usize = 256 * 1024;
 
 /// The answers of all people to one value question.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -116,8 +120,8 @@ impl Respondents {
             )));
         }
         let questions = raw_answers
-            .into_iter()
-            .zip(catalog.questions())
+            .into_par_iter()
+            .zip(catalog.questions().par_iter())
             .map(|(raw, q)| {
                 let map = |g: Granularity| {
                     let set = q.statements(g);
@@ -133,8 +137,8 @@ impl Respondents {
             })
             .collect();
         let demographics = raw_demographics
-            .into_iter()
-            .zip(catalog.demographics())
+            .into_par_iter()
+            .zip(catalog.demographics().par_iter())
             .map(|(raw, d)| DemographicAnswers {
                 option: raw
                     .iter()
@@ -166,30 +170,34 @@ impl Respondents {
                 catalog.demographics().len()
             )));
         }
-        for (qa, q) in questions.iter().zip(catalog.questions()) {
-            if qa.raw.len() != n || qa.polar.len() != n || qa.refined.len() != n {
-                return Err(Error::Respondents(format!(
-                    "question {}: columns of length {}/{}/{} for {n} people",
-                    q.id(),
-                    qa.raw.len(),
-                    qa.polar.len(),
-                    qa.refined.len()
-                )));
-            }
-            for g in Granularity::ALL {
-                let options = q.statements(g).len();
-                if let Some(&bad) = qa
-                    .at(g)
-                    .iter()
-                    .find(|&&v| v != NO_ANSWER && v as usize >= options)
-                {
+        questions
+            .par_iter()
+            .zip(catalog.questions().par_iter())
+            .try_for_each(|(qa, q)| -> Result<()> {
+                if qa.raw.len() != n || qa.polar.len() != n || qa.refined.len() != n {
                     return Err(Error::Respondents(format!(
-                        "question {}: {g} statement index {bad} out of range (has {options})",
-                        q.id()
+                        "question {}: columns of length {}/{}/{} for {n} people",
+                        q.id(),
+                        qa.raw.len(),
+                        qa.polar.len(),
+                        qa.refined.len()
                     )));
                 }
-            }
-        }
+                for g in Granularity::ALL {
+                    let options = q.statements(g).len();
+                    if let Some(&bad) = qa
+                        .at(g)
+                        .iter()
+                        .find(|&&v| v != NO_ANSWER && v as usize >= options)
+                    {
+                        return Err(Error::Respondents(format!(
+                            "question {}: {g} statement index {bad} out of range (has {options})",
+                            q.id()
+                        )));
+                    }
+                }
+                Ok(())
+            })?;
         for (da, d) in demographics.iter().zip(catalog.demographics()) {
             if da.raw.len() != n || da.option.len() != n {
                 return Err(Error::Respondents(format!(
@@ -356,47 +364,72 @@ impl Respondents {
         Ok(())
     }
 
-    /// The record batch of rows `start..end`.
-    fn batch(
+    /// Column `column` of the file schema (see the module docs) for rows `start..end`.
+    fn column_array(
         &self,
         catalog: &Catalog,
-        schema: &Arc<Schema>,
+        column: usize,
+        counts: (&[u16], &[u8]),
         start: usize,
         end: usize,
-    ) -> std::result::Result<RecordBatch, arrow::error::ArrowError> {
-        let nullable_u8 = |v: &[u8]| -> ArrayRef {
-            Arc::new(UInt8Array::from_iter(
-                v.iter().map(|&x| (x != NO_ANSWER).then_some(x)),
-            ))
-        };
-        let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
-        columns.push(Arc::new(Int64Array::from(self.ids[start..end].to_vec())));
-        columns.push(Arc::new(UInt16Array::from_iter_values(
-            (start..end).map(|p| self.valid_answers(p) as u16),
-        )));
-        columns.push(Arc::new(UInt8Array::from_iter_values(
-            (start..end).map(|p| self.valid_demographics(p) as u8),
-        )));
-        for q in &self.questions {
-            columns.push(Arc::new(Int32Array::from(q.raw[start..end].to_vec())));
-            columns.push(nullable_u8(&q.polar[start..end]));
-            columns.push(nullable_u8(&q.refined[start..end]));
+    ) -> std::result::Result<ArrayRef, arrow::error::ArrowError> {
+        let nq = self.questions.len();
+        Ok(match column {
+            0 => Arc::new(Int64Array::from(self.ids[start..end].to_vec())),
+            1 => Arc::new(UInt16Array::from(counts.0[start..end].to_vec())),
+            2 => Arc::new(UInt8Array::from(counts.1[start..end].to_vec())),
+            c if c < 3 + 3 * nq => {
+                let q = &self.questions[(c - 3) / 3];
+                let statements = match (c - 3) % 3 {
+                    0 => return Ok(Arc::new(Int32Array::from(q.raw[start..end].to_vec()))),
+                    1 => &q.polar[start..end],
+                    _ => &q.refined[start..end],
+                };
+                let valid =
+                    BooleanBuffer::collect_bool(statements.len(), |i| statements[i] != NO_ANSWER);
+                Arc::new(UInt8Array::new(
+                    ScalarBuffer::from(statements.to_vec()),
+                    Some(NullBuffer::new(valid)),
+                ))
+            }
+            c => {
+                let (d, part) = ((c - 3 - 3 * nq) / 3, (c - 3 - 3 * nq) % 3);
+                let da = &self.demographics[d];
+                if part == 0 {
+                    return Ok(Arc::new(Int32Array::from(da.raw[start..end].to_vec())));
+                }
+                let options = &da.option[start..end];
+                let valid = BooleanBuffer::collect_bool(options.len(), |i| options[i] != NO_OPTION);
+                let keys = UInt16Array::new(
+                    ScalarBuffer::from(options.to_vec()),
+                    Some(NullBuffer::new(valid)),
+                );
+                if part == 1 {
+                    return Ok(Arc::new(keys));
+                }
+                let values = StringArray::from_iter_values(
+                    catalog.demographics()[d]
+                        .options()
+                        .iter()
+                        .map(|o| &o.statement),
+                );
+                Arc::new(DictionaryArray::<UInt16Type>::try_new(
+                    keys,
+                    Arc::new(values),
+                )?)
+            }
+        })
+    }
+
+    /// Valid demographic answers of every person, counted column by column.
+    fn valid_demographic_counts(&self) -> Vec<u8> {
+        let mut counts = vec![0u8; self.len()];
+        for d in &self.demographics {
+            for (c, &v) in counts.iter_mut().zip(&d.option) {
+                *c += u8::from(v != NO_OPTION);
+            }
         }
-        for (da, d) in self.demographics.iter().zip(catalog.demographics()) {
-            columns.push(Arc::new(Int32Array::from(da.raw[start..end].to_vec())));
-            let keys = UInt16Array::from_iter(
-                da.option[start..end]
-                    .iter()
-                    .map(|&x| (x != NO_OPTION).then_some(x)),
-            );
-            columns.push(Arc::new(keys.clone()));
-            let values = StringArray::from_iter_values(d.options().iter().map(|o| &o.statement));
-            columns.push(Arc::new(DictionaryArray::<UInt16Type>::try_new(
-                keys,
-                Arc::new(values),
-            )?));
-        }
-        RecordBatch::try_new(schema.clone(), columns)
+        counts
     }
 
     /// Writes the table as a zstd-compressed Parquet file, to a temporary name beside `path` that is
@@ -441,27 +474,73 @@ impl Respondents {
         let schema = Arc::new(Respondents::arrow_schema(catalog));
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).map_err(pq)?))
-            .set_max_row_group_row_count(Some(256 * 1024))
+            .set_max_row_group_row_count(Some(ROWS_PER_GROUP))
             .build();
-        let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(pq)?;
-        let mut start = 0;
-        while start < self.len() || (start == 0 && self.is_empty()) {
-            let end = (start + ROWS_PER_BATCH).min(self.len());
-            let batch =
-                self.batch(catalog, &schema, start, end)
-                    .map_err(|source| Error::Arrow {
-                        path: path.to_owned(),
-                        source,
-                    })?;
-            writer.write(&batch).map_err(pq)?;
-            if end == start {
-                break;
+        let writer = ArrowWriter::try_new(
+            std::io::BufWriter::with_capacity(1 << 20, file),
+            schema.clone(),
+            Some(props),
+        )
+        .map_err(pq)?;
+        // Columns are encoded in parallel (one task per column), then appended in order.
+        let (mut file_writer, factory) = writer.into_serialized_writer().map_err(pq)?;
+        let valid_answers = self.valid_answer_counts();
+        let valid_demographics = self.valid_demographic_counts();
+        let counts = (valid_answers.as_slice(), valid_demographics.as_slice());
+        let mut group_start = 0;
+        let mut group = 0;
+        while group_start < self.len() {
+            let group_end = (group_start + ROWS_PER_GROUP).min(self.len());
+            let mut writers = factory.create_column_writers(group).map_err(pq)?;
+            // Every column is built and encoded by its own task, in small batches that keep the
+            // encoders' scratch memory small and reused. Every field has exactly one leaf.
+            let mut start = group_start;
+            while start < group_end {
+                let end = (start + ROWS_PER_BATCH).min(group_end);
+                writers
+                    .par_iter_mut()
+                    .zip(schema.fields().par_iter())
+                    .enumerate()
+                    .try_for_each(|(column, (writer, field))| {
+                        let array = self
+                            .column_array(catalog, column, counts, start, end)
+                            .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))?;
+                        for leaf in compute_leaves(field, &array)? {
+                            writer.write(&leaf)?;
+                        }
+                        Ok(())
+                    })
+                    .map_err(pq)?;
+                start = end;
             }
-            start = end;
+            let chunks = writers
+                .into_par_iter()
+                .map(|writer| writer.close())
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(pq)?;
+            let mut row_group = file_writer.next_row_group().map_err(pq)?;
+            for chunk in chunks {
+                chunk.append_to_row_group(&mut row_group).map_err(pq)?;
+            }
+            row_group.close().map_err(pq)?;
+            group_start = group_end;
+            group += 1;
         }
-        let file = writer.into_inner().map_err(pq)?;
+        let out = file_writer.into_inner().map_err(pq)?;
+        let file = out.into_inner().map_err(|e| io(e.into_error()))?;
         file.sync_all().map_err(io)?;
         Ok(())
+    }
+
+    /// Valid value answers of every person, counted column by column (cache friendly).
+    pub fn valid_answer_counts(&self) -> Vec<u16> {
+        let mut counts = vec![0u16; self.len()];
+        for q in &self.questions {
+            for (c, &v) in counts.iter_mut().zip(&q.polar) {
+                *c += u16::from(v != NO_ANSWER);
+            }
+        }
+        counts
     }
 
     /// Reads a respondents file written for `catalog`. A file written for another catalog, or one
