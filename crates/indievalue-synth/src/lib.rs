@@ -69,6 +69,9 @@ pub enum Error {
     /// The catalog cannot drive the generator, or a model does not fit the catalog.
     #[error("synthetic survey: {0}")]
     Config(String),
+    /// Loading the catalog failed.
+    #[error(transparent)]
+    Catalog(#[from] indievalue_catalog::Error),
 }
 
 /// Result with this crate's [`Error`].
