@@ -9,6 +9,10 @@ use anyhow::Context;
 use clap::Parser;
 use indievalue::catalog::{Catalog, Granularity, mini_catalog_dir};
 use indievalue::convert::{ConvertOptions, convert_file, write_dataset};
+use indievalue::sampling::{
+    AnswerMatrix, DemoMode, DemoSpec, EvalCriteria, ProbeSetup, TASK_FORMAT, TaskFile,
+    TaskFileHeader, build_probe_tasks, select_evaluation_set, write_id_file,
+};
 use indievalue::synth::{SynthConfig, SyntheticModel};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -22,6 +26,12 @@ struct Args {
     /// Seed of everything.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Evaluation people.
+    #[arg(long, default_value_t = 300)]
+    eval_people: usize,
+    /// Demonstrations per task.
+    #[arg(long, default_value_t = 40)]
+    demos: usize,
     /// Output directory.
     #[arg(long, default_value = "out/quickstart")]
     out: PathBuf,
@@ -77,6 +87,53 @@ fn main() -> anyhow::Result<()> {
         r.people_all_253,
         r.questions,
         data.display()
+    );
+
+    let start = Instant::now();
+    let people = &conversion.respondents;
+    let answers = AnswerMatrix::new(people);
+    let setups = ProbeSetup::paper(&catalog);
+    let mut criteria = EvalCriteria::scaled(&catalog);
+    criteria.people = args.eval_people;
+    let eval = select_evaluation_set(&catalog, people, &answers, &setups, &criteria, args.seed)?;
+    let spec = DemoSpec {
+        mode: DemoMode::Fixed(args.demos),
+        granularity: Granularity::Polar,
+        demographics: false,
+    };
+    let tasks = build_probe_tasks(
+        &catalog,
+        people,
+        &answers,
+        &setups,
+        &eval.rows,
+        &spec,
+        Granularity::Polar,
+        args.seed,
+    );
+    let task_dir = args.out.join("tasks");
+    std::fs::create_dir_all(&task_dir)?;
+    write_id_file(task_dir.join("eval_ids.txt"), &eval.ids)?;
+    let header = TaskFileHeader::new(
+        TASK_FORMAT,
+        &catalog,
+        args.seed,
+        serde_json::json!({ "criteria": criteria, "demo_spec": spec }),
+    );
+    TaskFile::write(task_dir.join("probe_tasks.jsonl"), &header, &tasks)?;
+    let continents: Vec<String> = eval
+        .per_continent
+        .iter()
+        .map(|(c, n)| format!("{c} {n}"))
+        .collect();
+    println!(
+        "4. sampled in {:.2} s: {} evaluation people ({}), {} probe tasks of {} probes -> {}",
+        start.elapsed().as_secs_f64(),
+        eval.ids.len(),
+        continents.join(", "),
+        tasks.len(),
+        setups[0].questions().len(),
+        task_dir.display()
     );
     Ok(())
 }

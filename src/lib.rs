@@ -11,6 +11,7 @@
 //! | [`catalog`] | `indievalue-catalog` | typed schema, metadata loader, statistics, Parquet storage |
 //! | [`convert`] | `indievalue-convert` | raw WVS CSV to the catalog's Parquet, with Table 1's report |
 //! | [`synth`] | `indievalue-synth` | synthetic respondents with a known structure and exact ceilings |
+//! | [`sampling`] | `indievalue-sampling` | probe setups, evaluation set, demonstrations, tasks, training sets |
 //!
 //! See `docs/ARCHITECTURE.md` for where things live and how data flows.
 //!
@@ -22,4 +23,5 @@
 
 pub use indievalue_catalog as catalog;
 pub use indievalue_convert as convert;
+pub use indievalue_sampling as sampling;
 pub use indievalue_synth as synth;

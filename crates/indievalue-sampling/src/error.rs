@@ -1,0 +1,52 @@
+//! The sampling crate's error type.
+
+use std::path::PathBuf;
+
+/// Errors of sampling and task files.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A line of a task or id file is malformed.
+    #[error("{path}:{line}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// A task file was written for another catalog or in another format.
+    #[error("{path}: {message}")]
+    Incompatible {
+        /// The file.
+        path: PathBuf,
+        /// What does not match.
+        message: String,
+    },
+    /// A question id or person id is unknown.
+    #[error("unknown {what}: {id}")]
+    Unknown {
+        /// "question", "person", ...
+        what: &'static str,
+        /// The id.
+        id: String,
+    },
+    /// The data cannot satisfy a request (too few people who answered a question, ...).
+    #[error("{0}")]
+    Infeasible(String),
+    /// The catalog rejected something.
+    #[error(transparent)]
+    Catalog(#[from] indievalue_catalog::Error),
+}
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,53 @@
+//! # indievalue-sampling
+//!
+//! The experimental protocol of the IndieValueCatalog paper as a library: which questions are
+//! probed ([`ProbeSetup`]), who is evaluated ([`select_evaluation_set`]), which of their answers are
+//! shown ([`Demonstrations`]), the resulting [`ProbeTask`]s, and training sets for a reasoner
+//! ([`build_training_set`]). Every random choice is seeded through
+//! [`indievalue_catalog::rng::Rng::derive`] from the seed and the ids involved, so a person's
+//! demonstrations never depend on who else is sampled, and everything is written to versioned
+//! JSON Lines task files ([`TaskFile`]).
+//!
+//! ```
+//! use indievalue_catalog::{Catalog, Granularity, Respondents, mini_catalog_dir};
+//! use indievalue_sampling::{AnswerMatrix, DemoMode, DemoSpec, ProbeSetup, build_probe_tasks};
+//! let catalog = Catalog::load(mini_catalog_dir())?;
+//! let setups = ProbeSetup::paper(&catalog);
+//! assert_eq!(setups[0].questions().len(), 39);
+//! # let model = indievalue_synth::SyntheticModel::new(&catalog, &Default::default()).unwrap();
+//! # let people: Vec<_> = (0..20).map(|i| model.person(&catalog, i)).collect();
+//! # let respondents = Respondents::from_raw(&catalog, people.iter().map(|p| p.id).collect(),
+//! #     (0..catalog.questions().len()).map(|q| people.iter().map(|p| p.answers[q]).collect()).collect(),
+//! #     (0..catalog.demographics().len()).map(|d| people.iter().map(|p| p.demographics[d]).collect()).collect())?;
+//! let answers = AnswerMatrix::new(&respondents);
+//! let spec = DemoSpec { mode: DemoMode::Fixed(20), granularity: Granularity::Polar, demographics: false };
+//! let tasks = build_probe_tasks(&catalog, &respondents, &answers, &setups, &[0, 1], &spec, Granularity::Polar, 7);
+//! assert_eq!(tasks.len(), 6);
+//! # Ok::<(), indievalue_catalog::Error>(())
+//! ```
+
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
+mod demos;
+mod error;
+mod evaluation;
+mod matrix;
+mod setup;
+mod task;
+mod training;
+
+pub use demos::{DemoMode, DemoSpec, Demonstrations};
+pub use error::{Error, Result};
+pub use evaluation::{
+    EvalCriteria, EvaluationSet, read_id_file, select_evaluation_set, write_id_file,
+};
+pub use matrix::AnswerMatrix;
+pub use setup::ProbeSetup;
+pub use task::{
+    DemographicStatement, Demonstration, Probe, ProbeTask, TASK_FORMAT, TaskFile, TaskFileHeader,
+    build_probe_tasks,
+};
+pub use training::{
+    DemographicsMode, TRAINING_FORMAT, TrainingExample, TrainingRecipe, TrainingRecord,
+    build_training_set, write_training_set,
+};

@@ -1,0 +1,118 @@
+//! Builds a training set for a reasoner (Table 18 recipes).
+//!
+//! ```text
+//! cargo run --release --example build_training_set -- --data data/ --meta META \
+//!     --n-per-question 1600 --recipe p+r:mixed+200 --out train.jsonl \
+//!     [--eval-ids tasks/eval_ids.txt] [--continent Europe] [--demographics none|prepend|only]
+//! ```
+//!
+//! Without `--eval-ids` the evaluation set is selected with the same seed and default criteria, so
+//! that no evaluation person is trained on.
+
+use anyhow::Context;
+use clap::Parser;
+use indievalue::catalog::{Catalog, Continent, Respondents};
+use indievalue::convert::RESPONDENTS_FILE;
+use indievalue::sampling::{
+    AnswerMatrix, DemographicsMode, EvalCriteria, EvaluationSet, ProbeSetup, TRAINING_FORMAT,
+    TaskFileHeader, TrainingRecipe, build_training_set, read_id_file, select_evaluation_set,
+    write_training_set,
+};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Training-set builder.
+#[derive(Parser)]
+struct Args {
+    /// Dataset directory written by convert_wvs.
+    #[arg(long)]
+    data: PathBuf,
+    /// Metadata directory of the catalog.
+    #[arg(long)]
+    meta: PathBuf,
+    /// Examples per question.
+    #[arg(long)]
+    n_per_question: usize,
+    /// `PROBES:DEMOS`, e.g. `p+r:mixed+200`, `r:mixed`, `p:200`.
+    #[arg(long, default_value = "p+r:mixed+200")]
+    recipe: String,
+    /// Output file (JSON Lines).
+    #[arg(long)]
+    out: PathBuf,
+    /// Evaluation ids to hold out.
+    #[arg(long)]
+    eval_ids: Option<PathBuf>,
+    /// Evaluation people when selecting them here.
+    #[arg(long, default_value_t = 800)]
+    eval_people: usize,
+    /// Only training people from this continent.
+    #[arg(long)]
+    continent: Option<String>,
+    /// Demographic statements: none, prepend or only.
+    #[arg(long, default_value = "none")]
+    demographics: String,
+    /// Seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let catalog = Catalog::load(&args.meta)
+        .with_context(|| format!("loading the catalog from {}", args.meta.display()))?;
+    let people = Respondents::read_parquet(&catalog, args.data.join(RESPONDENTS_FILE))?;
+    let answers = AnswerMatrix::new(&people);
+    let (probes, demos) = args
+        .recipe
+        .split_once(':')
+        .context("--recipe is PROBES:DEMOS, e.g. p+r:mixed+200")?;
+    let mut recipe = TrainingRecipe::parse(probes, demos, args.n_per_question)?;
+    recipe.continent = match &args.continent {
+        Some(name) => {
+            Some(Continent::from_name(name).with_context(|| format!("continent {name:?}"))?)
+        }
+        None => None,
+    };
+    recipe.demographics = match args.demographics.as_str() {
+        "none" => DemographicsMode::None,
+        "prepend" => DemographicsMode::Prepend,
+        "only" => DemographicsMode::Only,
+        other => anyhow::bail!("--demographics {other:?}: none, prepend or only"),
+    };
+    let eval = match &args.eval_ids {
+        Some(file) => EvaluationSet::from_ids(&catalog, &people, &read_id_file(file)?)?,
+        None => {
+            let mut criteria = EvalCriteria::scaled(&catalog);
+            criteria.people = args.eval_people;
+            let setups = ProbeSetup::paper(&catalog);
+            select_evaluation_set(&catalog, &people, &answers, &setups, &criteria, args.seed)?
+        }
+    };
+    let pool = eval.training_rows(people.len());
+    let start = Instant::now();
+    let examples = build_training_set(&catalog, &people, &answers, &pool, &recipe, args.seed)?;
+    let built = start.elapsed();
+    let header = TaskFileHeader::new(
+        TRAINING_FORMAT,
+        &catalog,
+        args.seed,
+        serde_json::json!({
+            "data": args.data.display().to_string(),
+            "recipe": recipe,
+            "held_out": eval.ids.len(),
+        }),
+    );
+    write_training_set(&args.out, &header, &catalog, &people, &recipe, &examples)?;
+    println!(
+        "{} {}: {} examples from a pool of {} (built in {:.2} s) -> {}",
+        recipe.name(),
+        recipe
+            .continent
+            .map_or("worldwide".to_owned(), |c| c.name().to_owned()),
+        examples.len(),
+        pool.len(),
+        built.as_secs_f64(),
+        args.out.display()
+    );
+    Ok(())
+}
