@@ -12,6 +12,8 @@
 //! | [`convert`] | `indievalue-convert` | raw WVS CSV to the catalog's Parquet, with Table 1's report |
 //! | [`synth`] | `indievalue-synth` | synthetic respondents with a known structure and exact ceilings |
 //! | [`sampling`] | `indievalue-sampling` | probe setups, evaluation set, demonstrations, tasks, training sets |
+//! | [`metrics`] | `indievalue-metrics` | predictions format, accuracy, Value Inequity Index, reports, plots |
+//! | [`baselines`] | `indievalue-baselines` | random, global majority, resemble top-1 and top-k |
 //!
 //! See `docs/ARCHITECTURE.md` for where things live and how data flows.
 //!
@@ -21,7 +23,9 @@
 //! # Ok::<(), indievalue::catalog::Error>(())
 //! ```
 
+pub use indievalue_baselines as baselines;
 pub use indievalue_catalog as catalog;
 pub use indievalue_convert as convert;
+pub use indievalue_metrics as metrics;
 pub use indievalue_sampling as sampling;
 pub use indievalue_synth as synth;

@@ -45,7 +45,7 @@ pub use matrix::AnswerMatrix;
 pub use setup::ProbeSetup;
 pub use task::{
     DemographicStatement, Demonstration, Probe, ProbeTask, TASK_FORMAT, TaskFile, TaskFileHeader,
-    build_probe_tasks,
+    build_probe_tasks, retarget_tasks,
 };
 pub use training::{
     DemographicsMode, TRAINING_FORMAT, TrainingExample, TrainingRecipe, TrainingRecord,

@@ -310,3 +310,77 @@ impl TaskFile {
         Ok((header, items))
     }
 }
+
+/// The same tasks with probes and demonstrations at another granularity: the same questions,
+/// the person's statements re-read from `answers` (people looked up by id). Tasks whose person is
+/// unknown are an error.
+///
+/// ```
+/// # use indievalue_catalog::{Catalog, Granularity, Respondents, mini_catalog_dir};
+/// # use indievalue_sampling::*;
+/// # let catalog = Catalog::load(mini_catalog_dir()).unwrap();
+/// # let q = catalog.questions().len();
+/// # let people = Respondents::from_raw(&catalog, vec![5], vec![vec![4]; q],
+/// #     vec![vec![1]; catalog.demographics().len()]).unwrap();
+/// # let answers = AnswerMatrix::new(&people);
+/// # let setups = ProbeSetup::paper(&catalog);
+/// # let spec = DemoSpec { mode: DemoMode::Fixed(5), granularity: Granularity::Polar, demographics: false };
+/// let polar = build_probe_tasks(&catalog, &people, &answers, &setups, &[0], &spec, Granularity::Polar, 1);
+/// let refined = retarget_tasks(&catalog, &people, &answers, &polar, Granularity::Refined).unwrap();
+/// assert_eq!(refined[0].probes[0].question, polar[0].probes[0].question);
+/// assert_eq!(refined[0].probe_granularity, Granularity::Refined);
+/// ```
+pub fn retarget_tasks(
+    catalog: &Catalog,
+    people: &Respondents,
+    answers: &AnswerMatrix,
+    tasks: &[ProbeTask],
+    granularity: Granularity,
+) -> Result<Vec<ProbeTask>> {
+    let rows: std::collections::HashMap<i64, usize> = people
+        .ids()
+        .iter()
+        .enumerate()
+        .map(|(r, &id)| (id, r))
+        .collect();
+    let index = |id: &str| {
+        catalog.question_index(id).ok_or_else(|| Error::Unknown {
+            what: "question",
+            id: id.to_owned(),
+        })
+    };
+    tasks
+        .iter()
+        .map(|t| {
+            let row = *rows.get(&t.person).ok_or_else(|| Error::Unknown {
+                what: "person",
+                id: t.person.to_string(),
+            })?;
+            let mut out = t.clone();
+            out.probe_granularity = granularity;
+            out.demo_granularity = granularity;
+            out.probes.clear();
+            for p in &t.probes {
+                let q = index(&p.question)?;
+                if let Some(gold) = answers.answer(row, q, granularity) {
+                    out.probes.push(Probe {
+                        question: p.question.clone(),
+                        options: catalog.questions()[q].statements(granularity).len() as u8,
+                        gold,
+                    });
+                }
+            }
+            out.demonstrations.clear();
+            for d in &t.demonstrations {
+                let q = index(&d.question)?;
+                if let Some(statement) = answers.answer(row, q, granularity) {
+                    out.demonstrations.push(Demonstration {
+                        question: d.question.clone(),
+                        statement,
+                    });
+                }
+            }
+            Ok(out)
+        })
+        .collect()
+}

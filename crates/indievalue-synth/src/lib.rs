@@ -9,7 +9,7 @@
 //!
 //! - **Profiles.** `K` latent value profiles ([`SynthConfig::profiles`]). Profile `k` gives every
 //!   value question a distribution over its valid raw codes: a discretised bell over the answer
-//!   scale, centred at `0.55 g_q + 0.45 u_kq` (a global tendency `g_q` shared by all profiles plus a
+//!   scale, centred at `0.35 g_q + 0.65 u_kq` (a global tendency `g_q` shared by all profiles plus a
 //!   profile-specific position `u_kq`), with a sharpness drawn per (profile, question). The shared
 //!   tendency makes the global majority a fair predictor; the profile part leaves room for
 //!   nearest-neighbour methods; the bell's spread keeps even a perfect reasoner below 100 %.
@@ -220,8 +220,8 @@ impl SyntheticModel {
             let mut per_q = Vec::with_capacity(nq);
             for (q, question) in catalog.questions().iter().enumerate() {
                 let n = question.valid_codes().count();
-                let centre = 0.55 * global[q] + 0.45 * rng.unit();
-                let sharpness = 4.0 + 40.0 * rng.unit();
+                let centre = 0.35 * global[q] + 0.65 * rng.unit();
+                let sharpness = 8.0 + 50.0 * rng.unit();
                 let mut p: Vec<f64> = (0..n)
                     .map(|i| {
                         let x = if n > 1 {
@@ -584,6 +584,20 @@ impl SyntheticModel {
         probe: usize,
     ) -> Vec<f64> {
         let post = self.profile_posterior(catalog, granularity, evidence);
+        self.predictive_from_posterior(catalog, granularity, &post, probe)
+    }
+
+    /// The predictive distribution over the statements of question `probe` at a granularity,
+    /// given a posterior over profiles from [`SyntheticModel::profile_posterior`] (so that one
+    /// posterior serves many probes, and evidence and probes may differ in granularity).
+    pub fn predictive_from_posterior(
+        &self,
+        catalog: &Catalog,
+        granularity: Granularity,
+        posterior: &[f64],
+        probe: usize,
+    ) -> Vec<f64> {
+        let post = posterior;
         let n = catalog.questions()[probe].statements(granularity).len();
         let mut out = vec![0.0; n];
         for (z, w) in post.iter().enumerate() {

@@ -1,0 +1,78 @@
+//! # indievalue-metrics
+//!
+//! The measuring stick for every reasoner:
+//!
+//! - [`Prediction`] and [`PredictionsFile`]: one record per (person, setup, question), shared by
+//!   baselines and language models, in versioned JSON Lines files that can be appended to.
+//! - [`AccuracyReport`]: accuracy per person (mean over setups, §2.2), per setup, per category
+//!   and overall, a bootstrap interval over people, and log-loss / Brier score when the reasoner
+//!   gave probabilities. All accuracies are percentages.
+//! - [`InequityIndex`]: the Value Inequity Index over the 16 demographic dimensions of Table 16.
+//! - [`Table`] (Markdown and CSV) and [`plots`] (PNG and SVG).
+//!
+//! ```
+//! use indievalue_catalog::{Catalog, Granularity, mini_catalog_dir};
+//! use indievalue_metrics::{AccuracyReport, Bootstrap, Prediction};
+//! let catalog = Catalog::load(mini_catalog_dir())?;
+//! let p = |person, predicted, gold| Prediction {
+//!     person, setup: 0, question: "V1".into(), granularity: Granularity::Polar,
+//!     predicted: Some(predicted), gold, probabilities: None,
+//! };
+//! let report = AccuracyReport::compute(&catalog, &[p(1, 0, 0), p(2, 1, 0)], &Bootstrap::default()).unwrap();
+//! assert_eq!(report.overall, 50.0);
+//! # Ok::<(), indievalue_catalog::Error>(())
+//! ```
+
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
+mod accuracy;
+mod inequity;
+pub mod plots;
+mod predictions;
+mod table;
+
+pub use accuracy::{AccuracyReport, Bootstrap, CategoryAccuracy};
+pub use inequity::{Dimension, DimensionSource, GroupAccuracy, InequityIndex, InequityRow};
+pub use predictions::{PREDICTIONS_FORMAT, Prediction, PredictionsFile};
+pub use table::Table;
+
+use std::path::PathBuf;
+
+/// Errors of the metrics crate.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Predictions are inconsistent (unknown question, gold out of range, no records, ...).
+    #[error("predictions: {0}")]
+    Invalid(String),
+    /// A task-file level problem (format, catalog mismatch, malformed line).
+    #[error(transparent)]
+    Tasks(#[from] indievalue_sampling::Error),
+    /// Drawing a plot failed.
+    #[error("{path}: plot: {message}")]
+    Plot {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// No font was found for PNG plots.
+    #[error(
+        "no TrueType font found for PNG plots (tried {tried}); set INDIEVALUE_FONT to a .ttf file"
+    )]
+    NoFont {
+        /// The paths tried.
+        tried: String,
+    },
+}
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

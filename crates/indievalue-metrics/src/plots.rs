@@ -1,0 +1,246 @@
+//! Plots as PNG and SVG: accuracy per category for several reasoners (Figure 2's layout),
+//! accuracy per demographic group (Figure 4's) and the top-k sweep (Table 20's).
+//!
+//! Text needs a TrueType font: `INDIEVALUE_FONT`, or DejaVu / Liberation Sans at their usual
+//! Debian paths. Every function writes `STEM.png` and `STEM.svg` and returns their paths.
+
+use crate::{Error, Result};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+const FONT_PATHS: [&str; 4] = [
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+    "/usr/share/fonts/TTF/DejaVuSans.ttf",
+    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+];
+
+static FONT: OnceLock<std::result::Result<(), String>> = OnceLock::new();
+
+/// Registers the font once for the process.
+fn ensure_font() -> Result<()> {
+    let result = FONT.get_or_init(|| {
+        let mut tried: Vec<String> = Vec::new();
+        let mut candidates: Vec<PathBuf> = Vec::new();
+        if let Some(p) = std::env::var_os("INDIEVALUE_FONT") {
+            candidates.push(PathBuf::from(p));
+        }
+        candidates.extend(FONT_PATHS.iter().map(PathBuf::from));
+        for path in candidates {
+            tried.push(path.display().to_string());
+            if let Ok(bytes) = std::fs::read(&path) {
+                // The font lives as long as the process, as plotters requires.
+                let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+                if plotters::style::register_font("sans-serif", FontStyle::Normal, bytes).is_ok() {
+                    return Ok(());
+                }
+            }
+        }
+        Err(tried.join(", "))
+    });
+    result.clone().map_err(|tried| Error::NoFont { tried })
+}
+
+const PALETTE: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+];
+
+fn err<E: std::fmt::Display>(path: &Path) -> impl Fn(E) -> Error + '_ {
+    move |e| Error::Plot {
+        path: path.to_owned(),
+        message: e.to_string(),
+    }
+}
+
+/// Draws the same figure on a PNG and an SVG of the same size: `$draw` is called with each
+/// backend's drawing area (a macro, since a closure cannot be generic over the backend).
+macro_rules! both {
+    ($stem:expr, $size:expr, |$root:ident| $draw:expr) => {{
+        ensure_font()?;
+        let stem: &Path = $stem;
+        let png = stem.with_extension("png");
+        let svg = stem.with_extension("svg");
+        {
+            let $root = BitMapBackend::new(&png, $size).into_drawing_area();
+            $draw.map_err(err(&png))?;
+        }
+        {
+            let $root = SVGBackend::new(&svg, $size).into_drawing_area();
+            $draw.map_err(err(&svg))?;
+        }
+        Ok(vec![png, svg])
+    }};
+}
+
+/// Horizontal grouped bars: one row per label, one bar per series.
+fn bars<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    title: &str,
+    labels: &[String],
+    series: &[(String, Vec<f64>)],
+) -> std::result::Result<(), String> {
+    let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
+    root.fill(&WHITE).map_err(e)?;
+    let n = labels.len().max(1) as f64;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(260)
+        // Room on the right for the legend.
+        .build_cartesian_2d(
+            0f64..if series.len() > 1 { 125f64 } else { 100f64 },
+            0f64..n,
+        )
+        .map_err(e)?;
+    let names = labels.to_vec();
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(labels.len().max(1) * 2 + 1)
+        .y_label_formatter(&move |y: &f64| {
+            let i = y.floor() as usize;
+            if (y - y.floor() - 0.5).abs() < 1e-6 && i < names.len() {
+                names[names.len() - 1 - i].clone()
+            } else {
+                String::new()
+            }
+        })
+        .x_desc("accuracy (%)")
+        .draw()
+        .map_err(e)?;
+    let k = series.len().max(1) as f64;
+    for (s, (name, values)) in series.iter().enumerate() {
+        let color = PALETTE[s % PALETTE.len()];
+        let rects = values.iter().enumerate().map(move |(i, &v)| {
+            let row = n - 1.0 - i as f64;
+            let top = row + 0.9 - s as f64 * 0.8 / k;
+            Rectangle::new([(0.0, top - 0.8 / k), (v, top)], color.filled())
+        });
+        chart
+            .draw_series(rects)
+            .map_err(e)?
+            .label(name.clone())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
+    }
+    if series.len() > 1 {
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(e)?;
+    }
+    root.present().map_err(e)
+}
+
+/// Accuracy per category for several reasoners side by side (Figure 2's layout).
+pub fn category_accuracy(
+    stem: impl AsRef<Path>,
+    title: &str,
+    categories: &[String],
+    reasoners: &[(String, Vec<f64>)],
+) -> Result<Vec<PathBuf>> {
+    let height = 120 + 28 * categories.len() as u32 * reasoners.len().clamp(1, 3) as u32;
+    both!(stem.as_ref(), (1000, height.max(400)), |root| bars(
+        root, title, categories, reasoners
+    ))
+}
+
+/// Accuracy per group of one demographic dimension (Figure 4's layout).
+pub fn group_accuracy(
+    stem: impl AsRef<Path>,
+    title: &str,
+    groups: &[(String, f64)],
+) -> Result<Vec<PathBuf>> {
+    let labels: Vec<String> = groups.iter().map(|(g, _)| g.clone()).collect();
+    let series = vec![(
+        "accuracy".to_owned(),
+        groups.iter().map(|&(_, a)| a).collect::<Vec<_>>(),
+    )];
+    let height = 120 + 24 * groups.len() as u32;
+    both!(stem.as_ref(), (900, height.max(300)), |root| bars(
+        root, title, &labels, &series
+    ))
+}
+
+/// Accuracy against k, one line per series (Table 20's sweep).
+pub fn top_k_sweep(
+    stem: impl AsRef<Path>,
+    title: &str,
+    ks: &[usize],
+    series: &[(String, Vec<f64>)],
+) -> Result<Vec<PathBuf>> {
+    let (lo, hi) = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().copied())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
+    let (lo, hi) = if lo.is_finite() {
+        ((lo - 2.0).max(0.0), (hi + 2.0).min(100.0))
+    } else {
+        (0.0, 100.0)
+    };
+    let kmax = ks.iter().copied().max().unwrap_or(1) as f64;
+    both!(stem.as_ref(), (900, 560), |root| line_chart(
+        root,
+        title,
+        ks,
+        series,
+        (lo, hi),
+        kmax
+    ))
+}
+
+fn line_chart<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    title: &str,
+    ks: &[usize],
+    series: &[(String, Vec<f64>)],
+    (lo, hi): (f64, f64),
+    kmax: f64,
+) -> std::result::Result<(), String> {
+    let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
+    root.fill(&WHITE).map_err(e)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(50)
+        .build_cartesian_2d(1f64..kmax.max(2.0), lo..hi)
+        .map_err(e)?;
+    chart
+        .configure_mesh()
+        .x_desc("k (most similar training people)")
+        .y_desc("accuracy (%)")
+        .draw()
+        .map_err(e)?;
+    for (s, (name, values)) in series.iter().enumerate() {
+        let color = PALETTE[s % PALETTE.len()];
+        chart
+            .draw_series(LineSeries::new(
+                ks.iter().zip(values).map(|(&k, &v)| (k as f64, v)),
+                color.stroke_width(2),
+            ))
+            .map_err(e)?
+            .label(name.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::LowerRight)
+        .draw()
+        .map_err(e)?;
+    root.present().map_err(e)
+}
