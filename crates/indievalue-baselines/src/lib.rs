@@ -283,6 +283,55 @@ impl ResembleIndex {
     }
 }
 
+/// Resemble top-1 on its own: for every probe, the answer of the best-ranked training person who
+/// answered it (global majority when nobody did). [`resemble_sweep`] with k = 1 gives the same.
+pub fn resemble_top1(
+    catalog: &Catalog,
+    answers: &AnswerMatrix,
+    index: &ResembleIndex,
+    global: &GlobalMajority,
+    tasks: &[ProbeTask],
+) -> Result<Vec<Prediction>> {
+    let per_task: Vec<Vec<Prediction>> = tasks
+        .par_iter()
+        .map_init(Vec::new, |sims, task| -> Result<Vec<Prediction>> {
+            let demos = task
+                .demonstrations
+                .iter()
+                .map(|d| {
+                    Ok((
+                        question_index(catalog, task.person, &d.question)?,
+                        d.statement,
+                    ))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            index.similarities(&index.mask(&demos), sims);
+            let order = ResembleIndex::ranking(sims);
+            let g = task.probe_granularity;
+            task.probes
+                .iter()
+                .map(|probe| {
+                    let q = question_index(catalog, task.person, &probe.question)?;
+                    let predicted = order
+                        .iter()
+                        .find_map(|&pos| answers.answer(index.rows[pos as usize], q, g))
+                        .unwrap_or_else(|| global.predict(q, g));
+                    Ok(Prediction {
+                        person: task.person,
+                        setup: task.setup,
+                        question: probe.question.clone(),
+                        granularity: g,
+                        predicted: Some(predicted),
+                        gold: probe.gold,
+                        probabilities: None,
+                    })
+                })
+                .collect()
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(per_task.into_iter().flatten().collect())
+}
+
 /// Accuracy (percent) of one k of the sweep.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SweepPoint {

@@ -1,12 +1,14 @@
 //! Baselines: the paper's random numbers, hand-worked cases, a brute-force reference for the
 //! sweep, and the ordering global < top-1 < top-24 on a synthetic survey.
 
-use indievalue_baselines::{GlobalMajority, ResembleIndex, random_accuracy, resemble_sweep};
+use indievalue_baselines::{
+    GlobalMajority, ResembleIndex, random_accuracy, resemble_sweep, resemble_top1,
+};
 use indievalue_catalog::{Catalog, Granularity, Respondents, fixtures_dir, meta_dir_from_env};
-use indievalue_metrics::{AccuracyReport, Bootstrap};
+use indievalue_metrics::{AccuracyReport, Bootstrap, PREDICTIONS_FORMAT, PredictionsFile};
 use indievalue_sampling::{
     AnswerMatrix, DemoMode, DemoSpec, Demonstration, EvalCriteria, Probe, ProbeSetup, ProbeTask,
-    build_probe_tasks, select_evaluation_set,
+    TaskFileHeader, build_probe_tasks, select_evaluation_set,
 };
 use indievalue_synth::{SynthConfig, SyntheticModel};
 
@@ -219,6 +221,9 @@ fn sweep_equals_brute_force_and_the_predictions_file_agrees() {
     let index =
         ResembleIndex::build(&catalog, &people, &answers, &pool, Granularity::Refined).unwrap();
     let sweep = resemble_sweep(&catalog, &answers, &index, &global, &tasks, 9, &[1, 4, 9]).unwrap();
+    // Top-k with k = 1 equals the stand-alone top-1.
+    let top1 = resemble_top1(&catalog, &answers, &index, &global, &tasks).unwrap();
+    assert_eq!(top1, sweep.predictions[&1]);
     for k in [1, 4, 9] {
         let mut at = 0;
         for task in &tasks {
@@ -228,10 +233,13 @@ fn sweep_equals_brute_force_and_the_predictions_file_agrees() {
                 at += 1;
             }
         }
-        // Accuracy from the predictions equals the sweep's in-memory figure.
-        let report =
-            AccuracyReport::compute(&catalog, &sweep.predictions[&k], &Bootstrap::default())
-                .unwrap();
+        // Accuracy from the predictions file equals the sweep's in-memory figure.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("top.jsonl");
+        let header = TaskFileHeader::new(PREDICTIONS_FORMAT, &catalog, 2, serde_json::json!({}));
+        PredictionsFile::write(&path, &header, &sweep.predictions[&k]).unwrap();
+        let (_, from_file) = PredictionsFile::read(&path, &catalog).unwrap();
+        let report = AccuracyReport::compute(&catalog, &from_file, &Bootstrap::default()).unwrap();
         let point = &sweep.points[k - 1];
         assert!((report.setup_average() - point.average).abs() < 1e-9);
         for (s, v) in &point.per_setup {
