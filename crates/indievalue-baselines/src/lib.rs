@@ -57,6 +57,26 @@ pub enum Error {
     /// k must be at least 1.
     #[error("k must be at least 1")]
     ZeroK,
+    /// A task's demonstrations are not at the index's granularity.
+    #[error(
+        "task of person {person}: {found} demonstrations, but the index holds {expected} answers"
+    )]
+    Granularity {
+        /// The person.
+        person: i64,
+        /// The index's granularity.
+        expected: Granularity,
+        /// The task's.
+        found: Granularity,
+    },
+    /// A demonstration names a statement the question does not have.
+    #[error("demonstration statement {statement} of question {question} is out of range")]
+    Statement {
+        /// Question position.
+        question: usize,
+        /// The statement index.
+        statement: u8,
+    },
 }
 
 /// Result with this crate's [`Error`].
@@ -175,7 +195,7 @@ fn question_index(catalog: &Catalog, person: i64, id: &str) -> Result<usize> {
 #[derive(Debug, Clone)]
 pub struct ResembleIndex {
     granularity: Granularity,
-    /// Bit offset of each question's first statement.
+    /// Bit offset of each question's first statement (one more entry: the total).
     offsets: Vec<usize>,
     words: usize,
     /// `pool.len() x words`.
@@ -202,6 +222,7 @@ impl ResembleIndex {
             offsets.push(total);
             total += q.statements(granularity).len();
         }
+        offsets.push(total);
         let words = total.div_ceil(64);
         let mut rows = pool.to_vec();
         rows.sort_by_key(|&r| people.ids()[r]);
@@ -240,14 +261,47 @@ impl ResembleIndex {
         self.granularity
     }
 
-    /// The mask of a list of (question position, statement) demonstrations.
-    pub fn mask(&self, demonstrations: &[(usize, u8)]) -> Vec<u64> {
+    /// The mask of a list of (question position, statement) demonstrations, at the index's
+    /// granularity; a question or statement out of range is an error.
+    pub fn mask(&self, demonstrations: &[(usize, u8)]) -> Result<Vec<u64>> {
         let mut mask = vec![0u64; self.words];
         for &(q, s) in demonstrations {
+            let out_of_range = Error::Statement {
+                question: q,
+                statement: s,
+            };
+            if q + 1 >= self.offsets.len() {
+                return Err(out_of_range);
+            }
             let bit = self.offsets[q] + usize::from(s);
+            if bit >= self.offsets[q + 1] {
+                return Err(out_of_range);
+            }
             mask[bit / 64] |= 1 << (bit % 64);
         }
-        mask
+        Ok(mask)
+    }
+
+    /// The mask of a task's demonstrations, checking their granularity.
+    fn task_mask(&self, catalog: &Catalog, task: &ProbeTask) -> Result<Vec<u64>> {
+        if task.demo_granularity != self.granularity {
+            return Err(Error::Granularity {
+                person: task.person,
+                expected: self.granularity,
+                found: task.demo_granularity,
+            });
+        }
+        let demos = task
+            .demonstrations
+            .iter()
+            .map(|d| {
+                Ok((
+                    question_index(catalog, task.person, &d.question)?,
+                    d.statement,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.mask(&demos)
     }
 
     /// Similarity of every pool member (in rank order) to a mask.
@@ -295,17 +349,7 @@ pub fn resemble_top1(
     let per_task: Vec<Vec<Prediction>> = tasks
         .par_iter()
         .map_init(Vec::new, |sims, task| -> Result<Vec<Prediction>> {
-            let demos = task
-                .demonstrations
-                .iter()
-                .map(|d| {
-                    Ok((
-                        question_index(catalog, task.person, &d.question)?,
-                        d.statement,
-                    ))
-                })
-                .collect::<Result<Vec<_>>>()?;
-            index.similarities(&index.mask(&demos), sims);
+            index.similarities(&index.task_mask(catalog, task)?, sims);
             let order = ResembleIndex::ranking(sims);
             let g = task.probe_granularity;
             task.probes
@@ -376,17 +420,7 @@ pub fn resemble_sweep(
     let results: Vec<TaskResult> = tasks
         .par_iter()
         .map_init(Vec::new, |sims, task| -> Result<TaskResult> {
-            let demos = task
-                .demonstrations
-                .iter()
-                .map(|d| {
-                    Ok((
-                        question_index(catalog, task.person, &d.question)?,
-                        d.statement,
-                    ))
-                })
-                .collect::<Result<Vec<_>>>()?;
-            index.similarities(&index.mask(&demos), sims);
+            index.similarities(&index.task_mask(catalog, task)?, sims);
             let order = ResembleIndex::ranking(sims);
             let g = task.probe_granularity;
             let mut right = vec![0u32; max_k];

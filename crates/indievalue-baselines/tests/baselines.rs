@@ -83,7 +83,10 @@ fn hand_worked_global_top1_and_top_k_with_ties_and_missing_answers() {
     let index =
         ResembleIndex::build(&catalog, &people, &answers, &pool, Granularity::Polar).unwrap();
     let mut sims = Vec::new();
-    index.similarities(&index.mask(&[(0, 0), (1, 1)]), &mut sims);
+    index.similarities(&index.mask(&[(0, 0), (1, 1)]).unwrap(), &mut sims);
+    // A statement the question does not have is an error, not a bit in the next question.
+    assert!(index.mask(&[(0, 2)]).is_err());
+    assert!(index.mask(&[(3, 0)]).is_err());
     assert_eq!(sims, vec![2, 1, 1, 2]);
     assert_eq!(ResembleIndex::ranking(&sims), vec![0, 3, 1, 2]);
 
@@ -112,6 +115,10 @@ fn hand_worked_global_top1_and_top_k_with_ties_and_missing_answers() {
     assert_eq!(predicted, vec![Some(0), Some(0), Some(1), Some(1)]);
     let accuracy: Vec<f64> = sweep.points.iter().map(|p| p.average).collect();
     assert_eq!(accuracy, vec![0.0, 0.0, 100.0, 100.0]);
+    // Refined demonstrations against a polar index are refused.
+    let mut refined = tiny_task(vec![]);
+    refined.demo_granularity = Granularity::Refined;
+    assert!(resemble_sweep(&catalog, &answers, &index, &global, &[refined], 4, &[]).is_err());
 }
 
 /// A brute-force top-k: rank by (similarity desc, id asc), take the first k who answered.

@@ -668,6 +668,38 @@ fn extend_u8(batch: &RecordBatch, col: usize, out: &mut Vec<u8>) -> Option<()> {
     Some(())
 }
 
+/// Writes `bytes` to a temporary sibling of `path`, syncs it, renames it to `path` and syncs the
+/// directory, so `path` is either absent, the old file, or complete. The temporary file is
+/// removed on failure.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("a.json");
+/// indievalue_catalog::storage::write_atomic(&path, b"{}").unwrap();
+/// assert_eq!(std::fs::read(&path).unwrap(), b"{}");
+/// ```
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = temporary_path(path);
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        // Directory sync makes the rename durable; not every platform allows it.
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
 /// A temporary sibling of `path` (`.name.tmp-PID`), for write-then-rename.
 pub fn temporary_path(path: &Path) -> std::path::PathBuf {
     let name = path

@@ -31,7 +31,7 @@
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
-use indievalue_catalog::storage::{ID_COLUMN, temporary_path};
+use indievalue_catalog::storage::ID_COLUMN;
 use indievalue_catalog::{COUNTRY_ITEM, Catalog, Continent, Respondents};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -89,13 +89,17 @@ pub enum Error {
         column: String,
     },
     /// A cell of a needed column is not an integer.
-    #[error("{path}: line {line} (row {row}), column {column}: {value:?} is not an integer")]
+    #[error(
+        "{path}: line {line} (row {row}), column {column}: {value:?} is not an integer code \
+         (codes must fit 32 bits)"
+    )]
     NotInteger {
         /// The file.
         path: PathBuf,
         /// 1-based line in the file.
         line: u64,
-        /// 1-based data row.
+        /// 1-based data row (the line minus the header; exact unless blank lines or quoted
+        /// line ends come before).
         row: u64,
         /// The column.
         column: String,
@@ -346,26 +350,29 @@ fn convert(
         // Gather up to one block per worker, each cut at a line end outside quotes.
         let workers = rayon::current_num_threads().max(1);
         let mut chunk_bufs: Vec<Vec<u8>> = Vec::with_capacity(workers);
+        // How much of `pending` to search for a cut; grows when a record is longer than a block.
+        let mut window = BLOCK_BYTES;
         while chunk_bufs.len() < workers {
-            while !eof && pending.len() < BLOCK_BYTES {
+            while !eof && pending.len() < window {
                 eof = fill(&mut reader, &mut pending, BLOCK_BYTES).map_err(io)?;
             }
             if pending.is_empty() {
                 break;
             }
-            let cut = if eof && pending.len() <= BLOCK_BYTES {
+            let cut = if eof && pending.len() <= window {
                 pending.len()
             } else {
-                match line_cut(&pending[..pending.len().min(BLOCK_BYTES)]) {
+                match line_cut(&pending[..pending.len().min(window)]) {
                     Some(c) => c,
-                    // No line end outside quotes in a whole block: take more.
+                    // No record end in the whole window: widen it and read more.
                     None if !eof => {
-                        eof = fill(&mut reader, &mut pending, BLOCK_BYTES).map_err(io)?;
+                        window = pending.len() + BLOCK_BYTES;
                         continue;
                     }
                     None => pending.len(),
                 }
             };
+            window = BLOCK_BYTES;
             let rest = pending.split_off(cut);
             chunk_bufs.push(std::mem::replace(&mut pending, rest));
         }
@@ -498,19 +505,52 @@ fn fill(reader: &mut impl Read, buf: &mut Vec<u8>, want: usize) -> std::io::Resu
     Ok(false)
 }
 
-/// The end (exclusive) of the last complete line of `bytes` that does not end inside a quoted
-/// field, or `None`.
+/// The end (exclusive) of the last complete record of `bytes` (which starts at a record
+/// boundary), following the CSV parser's quoting rules: a quote opens a quoted field only at the
+/// start of a field, `""` inside one is an escaped quote, and a line end inside one belongs to the
+/// field. `None` when no record ends in `bytes`.
 fn line_cut(bytes: &[u8]) -> Option<usize> {
-    let mut in_quotes = false;
+    #[derive(Clone, Copy, PartialEq)]
+    enum State {
+        FieldStart,
+        Unquoted,
+        Quoted,
+        QuoteEnd,
+    }
+    let mut state = State::FieldStart;
     let mut last = None;
     for (i, &b) in bytes.iter().enumerate() {
-        if b == b'"' {
-            in_quotes = !in_quotes;
-        } else if b == b'\n' && !in_quotes {
-            last = Some(i + 1);
-        }
+        state = match (state, b) {
+            (State::Quoted, b'"') => State::QuoteEnd,
+            (State::Quoted, _) => State::Quoted,
+            (State::QuoteEnd, b'"') => State::Quoted,
+            (State::FieldStart, b'"') => State::Quoted,
+            (_, b',') => State::FieldStart,
+            (_, b'\n') => {
+                last = Some(i + 1);
+                State::FieldStart
+            }
+            _ => State::Unquoted,
+        };
     }
     last
+}
+
+#[cfg(test)]
+mod cut_tests {
+    use super::line_cut;
+
+    #[test]
+    fn cuts_follow_csv_quoting() {
+        assert_eq!(line_cut(b"a,b\nc,d\ne"), Some(8));
+        assert_eq!(line_cut(b"a,\"x\ny\",b\nc"), Some(10));
+        // A stray quote inside an unquoted field opens nothing.
+        assert_eq!(line_cut(b"ab\"c,\"x\ny\",d\nz"), Some(13));
+        // An escaped quote inside a quoted field keeps it open.
+        assert_eq!(line_cut(b"\"a\"\"\nb\",c\nd"), Some(10));
+        assert_eq!(line_cut(b"\"open\nstill open"), None);
+        assert_eq!(line_cut(b"no line end"), None);
+    }
 }
 
 /// Finds the needed columns in the header line.
@@ -632,9 +672,10 @@ fn parse_block(
             {
                 return Ok(v);
             }
-            if let (EmptyCell::Code(code), true) = (
+            if let (EmptyCell::Code(code), true, false) = (
                 options.empty_cell,
                 bytes.iter().all(|b| b.is_ascii_whitespace()),
+                col == layout.id,
             ) {
                 return Ok(code.into());
             }
@@ -787,19 +828,16 @@ pub fn read_report(dir: impl AsRef<Path>) -> Result<ConversionReport> {
     serde_json::from_slice(&bytes).map_err(|source| Error::Json { path, source })
 }
 
-/// Writes `value` as pretty JSON to a temporary sibling of `path`, then renames it.
+/// Writes `value` as pretty JSON to a temporary sibling of `path`, syncs it, then renames it.
 pub fn write_json_atomic(path: &Path, value: &impl Serialize) -> Result<()> {
     let json = serde_json::to_vec_pretty(value).map_err(|source| Error::Json {
         path: path.to_owned(),
         source,
     })?;
-    let tmp = temporary_path(path);
-    let io = |source| Error::Io {
+    indievalue_catalog::storage::write_atomic(path, &json).map_err(|source| Error::Io {
         path: path.to_owned(),
         source,
-    };
-    std::fs::write(&tmp, json).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    })
 }
 
 #[cfg(test)]

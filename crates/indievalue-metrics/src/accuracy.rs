@@ -86,6 +86,7 @@ impl AccuracyReport {
         let mut by_person: BTreeMap<i64, BTreeMap<usize, (usize, usize)>> = BTreeMap::new();
         let mut by_category: BTreeMap<Category, (usize, usize)> = BTreeMap::new();
         let mut unanswered = 0;
+        let mut seen = std::collections::HashSet::with_capacity(predictions.len());
         let (mut log_loss, mut brier, mut with_probs) = (0.0f64, 0.0f64, 0usize);
         for p in predictions {
             let q = catalog
@@ -98,6 +99,12 @@ impl AccuracyReport {
                 return Err(Error::Invalid(format!(
                     "person {} question {}: index out of range (gold {}, predicted {:?}, {options} options)",
                     p.person, p.question, p.gold, p.predicted
+                )));
+            }
+            if !seen.insert((p.person, p.setup, p.question.as_str())) {
+                return Err(Error::Invalid(format!(
+                    "person {} setup {} question {} is predicted twice",
+                    p.person, p.setup, p.question
                 )));
             }
             let right = usize::from(p.correct());

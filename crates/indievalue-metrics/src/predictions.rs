@@ -39,7 +39,8 @@ impl Prediction {
 
 /// Predictions files: a [`TaskFileHeader`] line (format [`PREDICTIONS_FORMAT`], the reasoner and
 /// its settings in `params`), then one [`Prediction`] a line. Long runs append people as they
-/// finish and resume from [`PredictionsFile::read`].
+/// finish; a rerun calls [`PredictionsFile::recover`] (cutting a torn last line) and
+/// [`PredictionsFile::read`] to see who is done.
 ///
 /// ```
 /// use indievalue_metrics::{PredictionsFile, PREDICTIONS_FORMAT, Prediction};
@@ -93,6 +94,28 @@ impl PredictionsFile {
             .map_err(io)?;
         file.write_all(&buf).map_err(io)?;
         file.sync_data().map_err(io)
+    }
+
+    /// Prepares a file for resuming after a killed run: a torn last line (no line end) is cut
+    /// off. Returns the number of bytes removed.
+    pub fn recover(path: impl AsRef<Path>) -> Result<u64> {
+        let path = path.as_ref();
+        let io = |source| Error::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let bytes = std::fs::read(path).map_err(io)?;
+        let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let removed = (bytes.len() - keep) as u64;
+        if removed > 0 {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(io)?;
+            file.set_len(keep as u64).map_err(io)?;
+            file.sync_all().map_err(io)?;
+        }
+        Ok(removed)
     }
 
     /// Reads a file written for `catalog`.

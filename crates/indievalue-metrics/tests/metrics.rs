@@ -74,6 +74,9 @@ fn accuracy_by_hand() {
         .is_err()
     );
     assert!(AccuracyReport::compute(&catalog, &[], &Bootstrap::default()).is_err());
+    // The same (person, setup, question) twice, as after a botched resume, is an error.
+    let twice = [p(1, 0, "V1", Some(0), 0), p(1, 0, "V1", Some(0), 0)];
+    assert!(AccuracyReport::compute(&catalog, &twice, &Bootstrap::default()).is_err());
 }
 
 #[test]
@@ -157,6 +160,11 @@ fn predictions_files_append_and_read_back() {
     with_probs.probabilities = Some(vec![0.5, 0.5]);
     PredictionsFile::append(&path, &[with_probs.clone()]).unwrap();
     PredictionsFile::append(&path, &[p(2, 1, "V6", None, 1)]).unwrap();
+    // A killed run leaves a torn last line: recover cuts it off.
+    let torn = std::fs::read(&path).unwrap();
+    std::fs::write(&path, [torn.as_slice(), b"{\"person\":3,\"se"].concat()).unwrap();
+    assert!(PredictionsFile::read(&path, &catalog).is_err());
+    assert_eq!(PredictionsFile::recover(&path).unwrap(), 15);
     let (h, back) = PredictionsFile::read(&path, &catalog).unwrap();
     assert_eq!(h, header);
     assert_eq!(back, vec![with_probs, p(2, 1, "V6", None, 1)]);

@@ -179,6 +179,9 @@ pub struct CsvSummary {
     pub bytes: u64,
 }
 
+/// `D_INTERVIEW` = country code x this + person index + 1, unique while people < this.
+const PER_COUNTRY: i64 = 1_000_000;
+
 /// Demographic items whose "not applicable" rate is high (questions about a spouse).
 const SPOUSE_ITEMS: [&str; 3] = ["Q276", "Q280", "Q282"];
 /// Demographic items naming a country of birth.
@@ -205,6 +208,12 @@ impl SyntheticModel {
     pub fn new(catalog: &Catalog, config: &SynthConfig) -> Result<SyntheticModel> {
         if config.profiles == 0 {
             return Err(Error::Config("profiles must be at least 1".into()));
+        }
+        if config.people as i64 >= PER_COUNTRY {
+            return Err(Error::Config(format!(
+                "at most {} people (ids are country x {PER_COUNTRY} + index)",
+                PER_COUNTRY - 1
+            )));
         }
         let country_item = catalog
             .demographic(COUNTRY_ITEM)
@@ -358,7 +367,7 @@ impl SyntheticModel {
             demographics.push(code);
         }
         SyntheticPerson {
-            id: i64::from(cm.code) * 100_000 + index as i64 + 1,
+            id: i64::from(cm.code) * PER_COUNTRY + index as i64 + 1,
             country,
             profile,
             answers,
@@ -475,13 +484,10 @@ impl SyntheticModel {
             path: path.to_owned(),
             source,
         })?;
-        let tmp = indievalue_catalog::storage::temporary_path(path);
-        let io = |source| Error::Io {
+        indievalue_catalog::storage::write_atomic(path, &json).map_err(|source| Error::Io {
             path: path.to_owned(),
             source,
-        };
-        std::fs::write(&tmp, json).map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)
+        })
     }
 
     /// Reads a model written by [`SyntheticModel::save`], checking that it fits `catalog`.
@@ -548,11 +554,27 @@ impl SyntheticModel {
         for (z, lp) in log_post.iter_mut().enumerate() {
             for &(d, option) in evidence.demographics {
                 let item = &catalog.demographics()[d];
-                // Country and birth items carry no profile information beyond the country.
-                if item.column() == COUNTRY_ITEM || BIRTH_ITEMS.contains(&item.id()) {
+                // The country items say nothing about the profile beyond the country.
+                if item.column() == COUNTRY_ITEM {
                     continue;
                 }
-                *lp += self.demographics[z][d][option as usize].ln();
+                let theta = self.demographics[z][d][option as usize];
+                if BIRTH_ITEMS.contains(&item.id()) {
+                    // Born in the interview country with probability 0.9 when the item can
+                    // name it, otherwise drawn from the profile.
+                    let home = evidence.country.map(|c| item.option_for_code(c.into()));
+                    match home {
+                        Some(Some(h)) => {
+                            let here = if h == option { 0.9 } else { 0.0 };
+                            *lp += (here + 0.1 * theta).ln();
+                        }
+                        Some(None) => *lp += theta.ln(),
+                        // Unknown country: the item is left out (a slightly weaker bound).
+                        None => {}
+                    }
+                    continue;
+                }
+                *lp += theta.ln();
             }
             for &(q, s) in evidence.answers {
                 *lp += self.statement_prob(catalog, granularity, z, q)[s as usize].ln();
