@@ -354,7 +354,9 @@ fn convert(
         let mut window = BLOCK_BYTES;
         while chunk_bufs.len() < workers {
             while !eof && pending.len() < window {
-                eof = fill(&mut reader, &mut pending, BLOCK_BYTES).map_err(io)?;
+                // Read just up to the window, so what is left after the cut is at most a record.
+                let want = (window - pending.len()).max(1 << 16);
+                eof = fill(&mut reader, &mut pending, want).map_err(io)?;
             }
             if pending.is_empty() {
                 break;
@@ -373,8 +375,12 @@ fn convert(
                 }
             };
             window = BLOCK_BYTES;
-            let rest = pending.split_off(cut);
-            chunk_bufs.push(std::mem::replace(&mut pending, rest));
+            // The chunk keeps the buffer; only the short remainder is copied.
+            let mut chunk = std::mem::take(&mut pending);
+            pending.reserve(BLOCK_BYTES + (1 << 16));
+            pending.extend_from_slice(&chunk[cut..]);
+            chunk.truncate(cut);
+            chunk_bufs.push(chunk);
         }
         if chunk_bufs.is_empty() {
             break;
@@ -517,21 +523,32 @@ fn line_cut(bytes: &[u8]) -> Option<usize> {
         Quoted,
         QuoteEnd,
     }
+    // Jump from quote to quote (SIMD searches); only quotes change the quoting state, and
+    // between two quotes the last line end outside a quoted field is the candidate cut.
     let mut state = State::FieldStart;
     let mut last = None;
-    for (i, &b) in bytes.iter().enumerate() {
-        state = match (state, b) {
-            (State::Quoted, b'"') => State::QuoteEnd,
-            (State::Quoted, _) => State::Quoted,
-            (State::QuoteEnd, b'"') => State::Quoted,
-            (State::FieldStart, b'"') => State::Quoted,
-            (_, b',') => State::FieldStart,
-            (_, b'\n') => {
-                last = Some(i + 1);
-                State::FieldStart
+    let mut i = 0;
+    while i < bytes.len() {
+        let next = memchr::memchr(b'"', &bytes[i..]).map_or(bytes.len(), |k| i + k);
+        let segment = &bytes[i..next];
+        if !segment.is_empty() && state != State::Quoted {
+            if let Some(k) = memchr::memrchr(b'\n', segment) {
+                last = Some(i + k + 1);
             }
-            _ => State::Unquoted,
+            state = match segment.last() {
+                Some(b',' | b'\n') => State::FieldStart,
+                _ => State::Unquoted,
+            };
+        }
+        if next == bytes.len() {
+            break;
+        }
+        state = match state {
+            State::FieldStart | State::QuoteEnd => State::Quoted,
+            State::Quoted => State::QuoteEnd,
+            State::Unquoted => State::Unquoted,
         };
+        i = next + 1;
     }
     last
 }
