@@ -14,6 +14,7 @@
 //! | [`sampling`] | `indievalue-sampling` | probe setups, evaluation set, demonstrations, tasks, training sets |
 //! | [`metrics`] | `indievalue-metrics` | predictions format, accuracy, Value Inequity Index, reports, plots |
 //! | [`baselines`] | `indievalue-baselines` | random, global majority, resemble top-1 and top-k |
+//! | [`llm`] | `indievalue-llm` | GGUF metadata, tokenizers, chat templates (the candle model comes next) |
 //!
 //! See `docs/ARCHITECTURE.md` for where things live and how data flows.
 //!
@@ -26,6 +27,7 @@
 pub use indievalue_baselines as baselines;
 pub use indievalue_catalog as catalog;
 pub use indievalue_convert as convert;
+pub use indievalue_llm as llm;
 pub use indievalue_metrics as metrics;
 pub use indievalue_sampling as sampling;
 pub use indievalue_synth as synth;
