@@ -8,7 +8,7 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use indievalue::baselines::{GlobalMajority, ResembleIndex, resemble_sweep};
-use indievalue::catalog::{Catalog, Granularity, Respondents, meta_dir_from_env};
+use indievalue::catalog::{Catalog, Granularity, meta_dir_from_env};
 use indievalue::sampling::{
     AnswerMatrix, DemoMode, DemoSpec, EvalCriteria, ProbeSetup, build_probe_tasks,
     select_evaluation_set,
@@ -32,19 +32,7 @@ fn bench(c: &mut Criterion) {
         },
     )
     .expect("model");
-    let persons: Vec<_> = (0..n).map(|i| model.person(&catalog, i)).collect();
-    let people = Respondents::from_raw(
-        &catalog,
-        persons.iter().map(|p| p.id).collect(),
-        (0..catalog.questions().len())
-            .map(|q| persons.iter().map(|p| p.answers[q]).collect())
-            .collect(),
-        (0..catalog.demographics().len())
-            .map(|d| persons.iter().map(|p| p.demographics[d]).collect())
-            .collect(),
-    )
-    .expect("respondents");
-    drop(persons);
+    let people = model.respondents(&catalog).expect("respondents");
     let answers = AnswerMatrix::new(&people);
     let setups = ProbeSetup::paper(&catalog);
     let eval = select_evaluation_set(

@@ -25,18 +25,7 @@ fn synthetic(catalog: &Catalog, people: usize) -> Respondents {
         ..Default::default()
     };
     let model = SyntheticModel::new(catalog, &config).expect("model");
-    let persons: Vec<_> = (0..people).map(|i| model.person(catalog, i)).collect();
-    Respondents::from_raw(
-        catalog,
-        persons.iter().map(|p| p.id).collect(),
-        (0..catalog.questions().len())
-            .map(|q| persons.iter().map(|p| p.answers[q]).collect())
-            .collect(),
-        (0..catalog.demographics().len())
-            .map(|d| persons.iter().map(|p| p.demographics[d]).collect())
-            .collect(),
-    )
-    .expect("respondents")
+    model.respondents(catalog).expect("respondents")
 }
 
 fn bench(c: &mut Criterion) {

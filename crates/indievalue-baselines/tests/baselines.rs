@@ -183,18 +183,7 @@ fn synthetic(catalog: &Catalog, n: usize, seed: u64) -> Respondents {
         },
     )
     .unwrap();
-    let persons: Vec<_> = (0..n).map(|i| model.person(catalog, i)).collect();
-    Respondents::from_raw(
-        catalog,
-        persons.iter().map(|p| p.id).collect(),
-        (0..catalog.questions().len())
-            .map(|q| persons.iter().map(|p| p.answers[q]).collect())
-            .collect(),
-        (0..catalog.demographics().len())
-            .map(|d| persons.iter().map(|p| p.demographics[d]).collect())
-            .collect(),
-    )
-    .unwrap()
+    model.respondents(catalog).unwrap()
 }
 
 #[test]

@@ -9,16 +9,14 @@
 //! JSON Lines task files ([`TaskFile`]).
 //!
 //! ```
-//! use indievalue_catalog::{Catalog, Granularity, Respondents, mini_catalog_dir};
+//! use indievalue_catalog::{Catalog, Granularity, mini_catalog_dir};
 //! use indievalue_sampling::{AnswerMatrix, DemoMode, DemoSpec, ProbeSetup, build_probe_tasks};
 //! let catalog = Catalog::load(mini_catalog_dir())?;
 //! let setups = ProbeSetup::paper(&catalog);
 //! assert_eq!(setups[0].questions().len(), 39);
-//! # let model = indievalue_synth::SyntheticModel::new(&catalog, &Default::default()).unwrap();
-//! # let people: Vec<_> = (0..20).map(|i| model.person(&catalog, i)).collect();
-//! # let respondents = Respondents::from_raw(&catalog, people.iter().map(|p| p.id).collect(),
-//! #     (0..catalog.questions().len()).map(|q| people.iter().map(|p| p.answers[q]).collect()).collect(),
-//! #     (0..catalog.demographics().len()).map(|d| people.iter().map(|p| p.demographics[d]).collect()).collect())?;
+//! # let config = indievalue_synth::SynthConfig { people: 20, ..Default::default() };
+//! # let respondents = indievalue_synth::SyntheticModel::new(&catalog, &config).unwrap()
+//! #     .respondents(&catalog).unwrap();
 //! let answers = AnswerMatrix::new(&respondents);
 //! let spec = DemoSpec { mode: DemoMode::Fixed(20), granularity: Granularity::Polar, demographics: false };
 //! let tasks = build_probe_tasks(&catalog, &respondents, &answers, &setups, &[0, 1], &spec, Granularity::Polar, 7);

@@ -41,7 +41,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 use indievalue_catalog::rng::{Rng, label};
-use indievalue_catalog::{COUNTRY_ITEM, Catalog, Granularity};
+use indievalue_catalog::{COUNTRY_ITEM, Catalog, Granularity, Respondents};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -373,6 +373,37 @@ impl SyntheticModel {
             answers,
             demographics,
         }
+    }
+
+    /// All `config.people` people as a [`Respondents`] table, in memory (no CSV), as the
+    /// converter would produce from [`SyntheticModel::write_csv`]'s file without duplicates.
+    ///
+    /// ```
+    /// # use indievalue_catalog::{Catalog, mini_catalog_dir};
+    /// # use indievalue_synth::{SynthConfig, SyntheticModel};
+    /// let catalog = Catalog::load(mini_catalog_dir())?;
+    /// let config = SynthConfig { people: 40, ..Default::default() };
+    /// let people = SyntheticModel::new(&catalog, &config)?.respondents(&catalog)?;
+    /// assert_eq!(people.len(), 40);
+    /// # Ok::<(), indievalue_synth::Error>(())
+    /// ```
+    pub fn respondents(&self, catalog: &Catalog) -> Result<Respondents> {
+        self.check_catalog(catalog)?;
+        let n = self.config.people;
+        let mut ids = Vec::with_capacity(n);
+        let mut answers = vec![Vec::with_capacity(n); catalog.questions().len()];
+        let mut demographics = vec![Vec::with_capacity(n); catalog.demographics().len()];
+        for index in 0..n {
+            let person = self.person(catalog, index);
+            ids.push(person.id);
+            for (column, code) in answers.iter_mut().zip(person.answers) {
+                column.push(code);
+            }
+            for (column, code) in demographics.iter_mut().zip(person.demographics) {
+                column.push(code);
+            }
+        }
+        Ok(Respondents::from_raw(catalog, ids, answers, demographics)?)
     }
 
     /// The CSV header: a few extra columns, `B_COUNTRY`, `D_INTERVIEW`, the value questions in
