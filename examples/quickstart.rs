@@ -34,8 +34,8 @@ struct Args {
     /// Evaluation people.
     #[arg(long, default_value_t = 300)]
     eval_people: usize,
-    /// Demonstrations per task.
-    #[arg(long, default_value_t = 40)]
+    /// Demonstrations per task (the mini catalog leaves 26 non-probe questions per setup).
+    #[arg(long, default_value_t = 20)]
     demos: usize,
     /// Output directory.
     #[arg(long, default_value = "out/quickstart")]
