@@ -172,6 +172,8 @@ pub struct ConversionReport {
     pub source: String,
     /// Content hash of the catalog used.
     pub catalog_hash: String,
+    /// Crate and version that converted the file.
+    pub written_by: String,
     /// Data rows read (before deduplication, without a dropped truncated last line).
     pub rows_read: u64,
     /// People kept.
@@ -786,6 +788,7 @@ fn report(
         format: REPORT_FORMAT.into(),
         source: path.display().to_string(),
         catalog_hash: catalog.content_hash().to_owned(),
+        written_by: format!("indievalue-convert {}", env!("CARGO_PKG_VERSION")),
         rows_read,
         people: n as u64,
         duplicates_dropped,
