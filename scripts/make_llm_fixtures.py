@@ -16,7 +16,7 @@ from gguf import GGUFReader
 from tokenizers import Tokenizer
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-cache = os.environ.get("INDIEVALUE_MODEL_CACHE", os.path.join(root, ".cache", "models"))
+cache = os.path.join(root, os.environ.get("INDIEVALUE_MODEL_CACHE", os.path.join(".cache", "models")))
 out_dir = os.path.join(root, "fixtures", "llm")
 os.makedirs(out_dir, exist_ok=True)
 
@@ -70,11 +70,38 @@ conversations = [
 cases = [
     {
         "messages": m,
-        "add_generation_prompt": True,
-        "rendered": compiled.render(messages=m, add_generation_prompt=True, bos_token="<|im_start|>", eos_token="<|im_end|>"),
+        "add_generation_prompt": g,
+        "rendered": compiled.render(messages=m, add_generation_prompt=g, bos_token="<|im_start|>", eos_token="<|im_end|>"),
     }
     for m in conversations
+    for g in (True, False)
 ]
 with open(os.path.join(out_dir, "smollm2_chat.json"), "w", encoding="utf-8") as f:
     json.dump({"template_sha_prefix": template[:40], "cases": cases}, f, ensure_ascii=False, indent=1)
+# A multi-line template of our own, where trim_blocks, lstrip_blocks and a loop control matter.
+multiline = """{{ bos_token }}
+{% for message in messages %}
+    {% if message['role'] == 'system' %}
+[SYS] {{ message['content'] | trim }}
+    {% else %}
+<{{ message['role'] }}> {{ message['content'] }}{% if loop.last %} (last){% endif %}
+
+    {% endif %}
+    {% if loop.index > 3 %}{% break %}{% endif %}
+{% endfor %}
+{% if add_generation_prompt %}
+<assistant>
+{% endif %}"""
+compiled = jinja2.Environment(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"]).from_string(multiline)
+multi_cases = [
+    {
+        "messages": m,
+        "add_generation_prompt": g,
+        "rendered": compiled.render(messages=m, add_generation_prompt=g, bos_token="<s>", eos_token="</s>"),
+    }
+    for m in conversations
+    for g in (True, False)
+]
+with open(os.path.join(out_dir, "multiline_chat.json"), "w", encoding="utf-8") as f:
+    json.dump({"template": multiline, "bos_token": "<s>", "eos_token": "</s>", "cases": multi_cases}, f, ensure_ascii=False, indent=1)
 print("wrote", out_dir, file=sys.stderr)

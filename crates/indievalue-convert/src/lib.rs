@@ -644,7 +644,8 @@ fn parse_block(
     // Rough rows in the block, from the bytes per row of a full-width row of small codes.
     let estimate = bytes.len() / (2 * expected_width(layout)).max(1) + 1;
     let mut block = Block {
-        columns: vec![Vec::with_capacity(estimate); width],
+        // (`vec![v; n]` clones, and a clone does not keep the capacity.)
+        columns: (0..width).map(|_| Vec::with_capacity(estimate)).collect(),
         ..Block::default()
     };
     let line_of =

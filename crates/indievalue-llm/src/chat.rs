@@ -38,15 +38,19 @@ impl ChatMessage {
 }
 
 /// The Llama 3.1 header format, used when a model ships no template: `<|begin_of_text|>`, then
-/// per message `<|start_header_id|>ROLE<|end_header_id|>\n\nCONTENT<|eot_id|>`, then the
-/// assistant header when a reply is to be generated.
+/// per message `<|start_header_id|>ROLE<|end_header_id|>\n\nCONTENT<|eot_id|>` (content trimmed,
+/// as Llama 3.1's own template does), then the assistant header when a reply is to be generated.
+/// Llama 3.1's own template also writes a "Cutting Knowledge Date" system header; this plain
+/// format does not.
 const LLAMA3_FALLBACK: &str = "{{ bos_token }}{% for message in messages %}\
-<|start_header_id|>{{ message['role'] }}<|end_header_id|>\n\n{{ message['content'] }}<|eot_id|>\
+<|start_header_id|>{{ message['role'] }}<|end_header_id|>\n\n{{ message['content'] | trim }}<|eot_id|>\
 {% endfor %}{% if add_generation_prompt %}<|start_header_id|>assistant<|end_header_id|>\n\n{% endif %}";
 
 /// A compiled chat template, rendered the way `transformers` renders `apply_chat_template`
-/// (Jinja with `trim_blocks` and `lstrip_blocks`, `raise_exception`, `strftime_now`, Python
-/// string methods).
+/// (Jinja with `trim_blocks` and `lstrip_blocks`, loop controls, `raise_exception`,
+/// `strftime_now`, Python string methods). Known difference: minijinja's `tojson` escapes
+/// `<`, `>`, `&` and `'` where Python's `json.dumps` does not. `strftime_now` always formats the
+/// fixed date 26 July 2024 (`%d %m %Y %y %b %B` understood), so prompts are reproducible.
 pub struct ChatTemplate {
     env: minijinja::Environment<'static>,
     bos_token: String,
@@ -74,7 +78,7 @@ impl ChatTemplate {
             },
         );
         // Templates print today's date with it; a fixed date keeps prompts reproducible.
-        env.add_function("strftime_now", |_format: String| "26 Jul 2024".to_owned());
+        env.add_function("strftime_now", |format: String| fixed_date(&format));
         env.add_template_owned("chat", template.to_owned())
             .map_err(|e| Error::Template(e.to_string()))?;
         Ok(ChatTemplate {
@@ -108,5 +112,44 @@ impl ChatTemplate {
                 eos_token => &self.eos_token,
             })
             .map_err(|e| Error::Template(e.to_string()))
+    }
+}
+
+/// Formats the fixed date 26 July 2024 with a strftime-style format (`%d %m %Y %y %b %B %%`).
+fn fixed_date(format: &str) -> String {
+    let mut out = String::new();
+    let mut chars = format.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('d') => out.push_str("26"),
+            Some('m') => out.push_str("07"),
+            Some('Y') => out.push_str("2024"),
+            Some('y') => out.push_str("24"),
+            Some('b') => out.push_str("Jul"),
+            Some('B') => out.push_str("July"),
+            Some('%') => out.push('%'),
+            Some(other) => {
+                out.push('%');
+                out.push(other);
+            }
+            None => out.push('%'),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn fixed_date_formats() {
+        assert_eq!(super::fixed_date("%d %b %Y"), "26 Jul 2024");
+        assert_eq!(
+            super::fixed_date("%Y-%m-%d (%B, 100%%)"),
+            "2024-07-26 (July, 100%)"
+        );
     }
 }

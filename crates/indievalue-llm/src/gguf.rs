@@ -70,10 +70,15 @@ pub struct GgufMetadata {
     pub values: BTreeMap<String, GgufValue>,
 }
 
+/// Metadata values read in all, at most (a vocabulary of 256K tokens plus merges fits easily).
+const MAX_VALUES: u64 = 1 << 23;
+
 struct Cursor<R> {
     inner: R,
     offset: u64,
     path: PathBuf,
+    /// Array elements read so far.
+    values: u64,
 }
 
 impl<R: Read> Cursor<R> {
@@ -111,10 +116,15 @@ impl<R: Read> Cursor<R> {
         if len > (1 << 30) {
             return Err(self.err(format!("string of {len} bytes is implausible")));
         }
-        let mut buf = vec![0u8; len as usize];
-        self.inner
-            .read_exact(&mut buf)
-            .map_err(|_| self.err("file ends early (truncated)"))?;
+        // Read what is there instead of allocating a declared length up front.
+        let mut buf = Vec::new();
+        (&mut self.inner)
+            .take(len)
+            .read_to_end(&mut buf)
+            .map_err(|e| self.err(e.to_string()))?;
+        if buf.len() as u64 != len {
+            return Err(self.err("file ends early (truncated)"));
+        }
         self.offset += len;
         String::from_utf8(buf).map_err(|_| self.err("string is not UTF-8"))
     }
@@ -136,8 +146,11 @@ impl<R: Read> Cursor<R> {
                 }
                 let inner = self.u32()?;
                 let count = self.u64()?;
-                if count > (1 << 28) {
-                    return Err(self.err(format!("array of {count} values is implausible")));
+                self.values += count;
+                if self.values > MAX_VALUES {
+                    return Err(self.err(format!(
+                        "more than {MAX_VALUES} metadata values in all; refusing to read more"
+                    )));
                 }
                 let mut items = Vec::with_capacity(count.min(1 << 20) as usize);
                 for _ in 0..count {
@@ -170,6 +183,7 @@ impl GgufMetadata {
             inner: reader,
             offset: 0,
             path: name.as_ref().to_owned(),
+            values: 0,
         };
         let magic = c.bytes::<4>()?;
         if &magic != b"GGUF" {
@@ -189,7 +203,9 @@ impl GgufMetadata {
             let key = c.string()?;
             let kind = c.u32()?;
             let value = c.value(kind, 0)?;
-            values.insert(key, value);
+            if values.insert(key.clone(), value).is_some() {
+                return Err(c.err(format!("key {key:?} appears twice")));
+            }
         }
         Ok(GgufMetadata {
             version,

@@ -70,13 +70,12 @@ pub enum Error {
 /// Result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// The cache of fetched model files: `INDIEVALUE_MODEL_CACHE`, or `.cache/models` in the
-/// repository (where `scripts/fetch_models.sh` puts them).
+/// The cache of fetched model files: `INDIEVALUE_MODEL_CACHE` (a relative path is taken from the
+/// repository root, as `scripts/fetch_models.sh` does), or `.cache/models` in the repository.
 pub fn model_cache_dir() -> PathBuf {
-    std::env::var_os("INDIEVALUE_MODEL_CACHE")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache/models")
-        })
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    match std::env::var_os("INDIEVALUE_MODEL_CACHE").filter(|v| !v.is_empty()) {
+        Some(dir) => root.join(dir),
+        None => root.join(".cache/models"),
+    }
 }

@@ -35,6 +35,7 @@ fn llama3_tokenizer_matches_python_tokenizers() {
     let f = fixture("llama3_tokenizer.json");
     let strings = f["strings"].as_array().unwrap();
     let ids = f["ids"].as_array().unwrap();
+    assert_eq!(strings.len(), ids.len());
     assert!(
         strings.iter().any(|s| s.as_str().unwrap().len() > 3000),
         "a long prompt"
@@ -112,6 +113,26 @@ fn smollm2_chat_template_renders_like_jinja2() {
         ChatTemplate::new(meta.chat_template().unwrap(), "<|im_start|>", "<|im_end|>").unwrap();
     let f = fixture("smollm2_chat.json");
     for case in f["cases"].as_array().unwrap() {
+        let messages: Vec<ChatMessage> = serde_json::from_value(case["messages"].clone()).unwrap();
+        let rendered = template
+            .render(&messages, case["add_generation_prompt"].as_bool().unwrap())
+            .unwrap();
+        assert_eq!(rendered, case["rendered"].as_str().unwrap());
+    }
+}
+
+#[test]
+fn multiline_template_with_trim_lstrip_and_loop_controls_renders_like_jinja2() {
+    let f = fixture("multiline_chat.json");
+    let template = ChatTemplate::new(
+        f["template"].as_str().unwrap(),
+        f["bos_token"].as_str().unwrap(),
+        f["eos_token"].as_str().unwrap(),
+    )
+    .unwrap();
+    let cases = f["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 4);
+    for case in cases {
         let messages: Vec<ChatMessage> = serde_json::from_value(case["messages"].clone()).unwrap();
         let rendered = template
             .render(&messages, case["add_generation_prompt"].as_bool().unwrap())

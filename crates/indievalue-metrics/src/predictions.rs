@@ -40,7 +40,7 @@ impl Prediction {
 /// Predictions files: a [`TaskFileHeader`] line (format [`PREDICTIONS_FORMAT`], the reasoner and
 /// its settings in `params`), then one [`Prediction`] a line. Long runs append people as they
 /// finish; a rerun calls [`PredictionsFile::recover`] (cutting a torn last line) and
-/// [`PredictionsFile::read`] to see who is done.
+/// [`PredictionsFile::read`], and redoes every person whose probes are not all present.
 ///
 /// ```
 /// use indievalue_metrics::{PredictionsFile, PREDICTIONS_FORMAT, Prediction};
@@ -75,8 +75,9 @@ impl PredictionsFile {
         Self::write(path, header, &[])
     }
 
-    /// Appends predictions and syncs them to disk, so a killed run loses at most the person in
-    /// progress.
+    /// Appends predictions (one person's, by convention) in one write and syncs them. A run killed
+    /// during the write can leave part of the batch: after [`PredictionsFile::recover`], count a
+    /// person as done only when all of their probes are present.
     pub fn append(path: impl AsRef<Path>, predictions: &[Prediction]) -> Result<()> {
         let path = path.as_ref();
         let io = |source| Error::Io {

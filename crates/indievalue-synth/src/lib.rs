@@ -391,8 +391,10 @@ impl SyntheticModel {
         self.check_catalog(catalog)?;
         let n = self.config.people;
         let mut ids = Vec::with_capacity(n);
-        let mut answers = vec![Vec::with_capacity(n); catalog.questions().len()];
-        let mut demographics = vec![Vec::with_capacity(n); catalog.demographics().len()];
+        let columns =
+            |k: usize| -> Vec<Vec<i32>> { (0..k).map(|_| Vec::with_capacity(n)).collect() };
+        let mut answers = columns(catalog.questions().len());
+        let mut demographics = columns(catalog.demographics().len());
         for index in 0..n {
             let person = self.person(catalog, index);
             ids.push(person.id);
