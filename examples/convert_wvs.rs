@@ -89,6 +89,9 @@ fn main() -> anyhow::Result<()> {
     if let Some(line) = r.truncated_last_line {
         println!("  truncated last line dropped  line {line}");
     }
+    if r.last_line_unterminated {
+        eprintln!("warning: the file does not end with a line end; its last row may be cut short");
+    }
     println!(
         "  valid demographics / person  {:.2}",
         r.valid_demographics_mean

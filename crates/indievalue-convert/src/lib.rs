@@ -182,6 +182,9 @@ pub struct ConversionReport {
     pub duplicates_dropped: u64,
     /// The line number of a truncated last line that was dropped, if any.
     pub truncated_last_line: Option<u64>,
+    /// The input does not end with a line end. Its last row was complete in field count, but it
+    /// may have been cut inside its last field: check the source file.
+    pub last_line_unterminated: bool,
     /// Valid value answers over all people.
     pub valid_answers: u64,
     /// Mean valid value answers per person.
@@ -348,6 +351,7 @@ fn convert(
     let mut blocks: Vec<Block> = Vec::new();
     let mut next_line = 2u64;
     let mut bytes_done = header_end as u64;
+    let mut last_byte: Option<u8> = None;
     loop {
         // Gather up to one block per worker, each cut at a line end outside quotes.
         let workers = rayon::current_num_threads().max(1);
@@ -414,6 +418,9 @@ fn convert(
             }
             next_line += buf.iter().filter(|&&b| b == b'\n').count() as u64;
             bytes_done += buf.len() as u64;
+            if let Some(&b) = buf.last() {
+                last_byte = Some(b);
+            }
             if block.lines > 0 {
                 blocks.push(block);
             }
@@ -477,7 +484,7 @@ fn convert(
     drop(blocks);
     let raw_demographics = columns.split_off(catalog.questions().len());
     let respondents = Respondents::from_raw(catalog, ids, columns, raw_demographics)?;
-    let report = report(
+    let mut report = report(
         catalog,
         &respondents,
         path,
@@ -485,6 +492,8 @@ fn convert(
         duplicates,
         truncated_last_line,
     );
+    report.last_line_unterminated =
+        truncated_last_line.is_none() && last_byte.is_some_and(|b| b != b'\n');
     Ok(Conversion {
         respondents,
         report,
@@ -794,6 +803,7 @@ fn report(
         people: n as u64,
         duplicates_dropped,
         truncated_last_line,
+        last_line_unterminated: false,
         valid_answers,
         valid_per_person_mean: mean,
         valid_per_person_sd: sd,

@@ -83,6 +83,7 @@ fn tiny_fixture_converts_as_worked_out_by_hand() {
     assert_eq!(r.people, 4);
     assert_eq!(r.duplicates_dropped, 1);
     assert_eq!(r.truncated_last_line, None);
+    assert!(!r.last_line_unterminated);
     assert_eq!(r.valid_answers, 9);
     assert_eq!(r.valid_per_person_mean, 2.25);
     assert!((r.valid_per_person_sd - 0.6875f64.sqrt()).abs() < 1e-12);
@@ -205,6 +206,17 @@ fn truncated_last_line_is_reported_not_silently_dropped() {
     assert_eq!(conversion.report.truncated_last_line, Some(3));
     assert_eq!(conversion.report.people, 1);
     assert_eq!(conversion.report.rows_read, 1);
+    // A complete last row without a line end is kept, and flagged: it may be cut in its last field.
+    let unterminated = format!("{HEADER}\n1,1,0,101,1,36,10,v\n1,2,2,102,4,276,5,v");
+    let conversion = convert_text(&unterminated).unwrap();
+    assert_eq!(conversion.report.people, 2);
+    assert!(conversion.report.last_line_unterminated);
+    assert!(
+        !convert_text(&format!("{unterminated}\n"))
+            .unwrap()
+            .report
+            .last_line_unterminated
+    );
 }
 
 #[test]
