@@ -679,25 +679,47 @@ fn extend_u8(batch: &RecordBatch, col: usize, out: &mut Vec<u8>) -> Option<()> {
 /// assert_eq!(std::fs::read(&path).unwrap(), b"{}");
 /// ```
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
+    write_atomic_with(path, |out| std::io::Write::write_all(out, bytes))
+}
+
+/// Like [`write_atomic`], with the content written by `write` into a buffered writer; returns what
+/// `write` returns.
+///
+/// ```
+/// use std::io::Write;
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("ids.txt");
+/// let n = indievalue_catalog::storage::write_atomic_with(&path, |out| {
+///     writeln!(out, "1")?;
+///     Ok(1)
+/// })
+/// .unwrap();
+/// assert_eq!((n, std::fs::read_to_string(&path).unwrap()), (1, "1\n".to_owned()));
+/// ```
+pub fn write_atomic_with<T>(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<T>,
+) -> std::io::Result<T> {
     let tmp = temporary_path(path);
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
+    let result: std::io::Result<T> = (|| {
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?);
+        let value = write(&mut out)?;
+        let file = out.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
-        std::fs::rename(&tmp, path)
+        std::fs::rename(&tmp, path)?;
+        Ok(value)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
-    result?;
+    let value = result?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         // Directory sync makes the rename durable; not every platform allows it.
         if let Ok(d) = std::fs::File::open(dir) {
             let _ = d.sync_all();
         }
     }
-    Ok(())
+    Ok(value)
 }
 
 /// A temporary sibling of `path` (`.name.tmp-PID`), for write-then-rename.

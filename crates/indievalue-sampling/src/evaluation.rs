@@ -285,20 +285,16 @@ pub fn select_evaluation_set(
 /// Writes ids one per line (atomically).
 pub fn write_id_file(path: impl AsRef<Path>, ids: &[i64]) -> Result<()> {
     let path = path.as_ref();
-    let io = |source| Error::Io {
+    indievalue_catalog::storage::write_atomic_with(path, |out| {
+        for id in ids {
+            writeln!(out, "{id}")?;
+        }
+        Ok(())
+    })
+    .map_err(|source| Error::Io {
         path: path.to_owned(),
         source,
-    };
-    let tmp = indievalue_catalog::storage::temporary_path(path);
-    let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(io)?);
-    for id in ids {
-        writeln!(out, "{id}").map_err(io)?;
-    }
-    out.into_inner()
-        .map_err(|e| io(e.into_error()))?
-        .sync_all()
-        .map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    })
 }
 
 /// Reads ids, one per line (blank lines and `#` comments ignored).

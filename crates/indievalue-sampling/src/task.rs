@@ -179,6 +179,27 @@ pub fn build_probe_tasks(
     tasks
 }
 
+/// Writes a header line and one JSON line per item, atomically.
+pub(crate) fn write_json_lines<T: Serialize>(
+    path: &Path,
+    header: &TaskFileHeader,
+    items: impl Iterator<Item = T>,
+) -> Result<()> {
+    indievalue_catalog::storage::write_atomic_with(path, |out| {
+        serde_json::to_writer(&mut *out, header)?;
+        out.write_all(b"\n")?;
+        for item in items {
+            serde_json::to_writer(&mut *out, &item)?;
+            out.write_all(b"\n")?;
+        }
+        Ok(())
+    })
+    .map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
 /// The first line of every task file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskFileHeader {
@@ -229,29 +250,7 @@ impl TaskFile {
         header: &TaskFileHeader,
         items: &[T],
     ) -> Result<()> {
-        let path = path.as_ref();
-        let io = |source| Error::Io {
-            path: path.to_owned(),
-            source,
-        };
-        let json = |e: serde_json::Error| Error::Io {
-            path: path.to_owned(),
-            source: e.into(),
-        };
-        let tmp = indievalue_catalog::storage::temporary_path(path);
-        let mut out =
-            std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp).map_err(io)?);
-        serde_json::to_writer(&mut out, header).map_err(json)?;
-        out.write_all(b"\n").map_err(io)?;
-        for item in items {
-            serde_json::to_writer(&mut out, item).map_err(json)?;
-            out.write_all(b"\n").map_err(io)?;
-        }
-        out.into_inner()
-            .map_err(|e| io(e.into_error()))?
-            .sync_all()
-            .map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)
+        write_json_lines(path.as_ref(), header, items.iter())
     }
 
     /// Reads a file of the expected `format`, refusing one written for another catalog.

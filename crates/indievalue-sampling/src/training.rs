@@ -9,7 +9,6 @@ use indievalue_catalog::rng::{Rng, label};
 use indievalue_catalog::{Catalog, Continent, Granularity, Respondents};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 use std::path::Path;
 
 /// Format tag of training-set files.
@@ -269,24 +268,8 @@ pub fn write_training_set(
     recipe: &TrainingRecipe,
     examples: &[TrainingExample],
 ) -> Result<()> {
-    let path = path.as_ref();
-    let io = |source| Error::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let tmp = indievalue_catalog::storage::temporary_path(path);
-    let mut out =
-        std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp).map_err(io)?);
-    serde_json::to_writer(&mut out, header).map_err(|e| io(e.into()))?;
-    out.write_all(b"\n").map_err(io)?;
-    for example in examples {
-        let record = example.record(catalog, people, recipe.demographics);
-        serde_json::to_writer(&mut out, &record).map_err(|e| io(e.into()))?;
-        out.write_all(b"\n").map_err(io)?;
-    }
-    out.into_inner()
-        .map_err(|e| io(e.into_error()))?
-        .sync_all()
-        .map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    let records = examples
+        .iter()
+        .map(|e| e.record(catalog, people, recipe.demographics));
+    crate::task::write_json_lines(path.as_ref(), header, records)
 }

@@ -428,33 +428,17 @@ impl SyntheticModel {
     pub fn write_csv(&self, catalog: &Catalog, path: impl AsRef<Path>) -> Result<CsvSummary> {
         self.check_catalog(catalog)?;
         let path = path.as_ref();
-        let tmp = indievalue_catalog::storage::temporary_path(path);
-        let result = self.write_csv_to(catalog, &tmp);
-        match result {
-            Ok(summary) => {
-                std::fs::rename(&tmp, path).map_err(|source| Error::Io {
-                    path: path.to_owned(),
-                    source,
-                })?;
-                Ok(summary)
-            }
-            Err(e) => {
-                let _ = std::fs::remove_file(&tmp);
-                Err(e)
-            }
-        }
+        indievalue_catalog::storage::write_atomic_with(path, |out| self.write_rows(catalog, out))
+            .map_err(|source| Error::Io {
+                path: path.to_owned(),
+                source,
+            })
     }
 
-    fn write_csv_to(&self, catalog: &Catalog, path: &Path) -> Result<CsvSummary> {
-        let io = |source| Error::Io {
-            path: path.to_owned(),
-            source,
-        };
-        let file = std::fs::File::create(path).map_err(io)?;
-        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    fn write_rows(&self, catalog: &Catalog, out: &mut impl Write) -> std::io::Result<CsvSummary> {
         let header = self.csv_header(catalog);
-        out.write_all(header.join(",").as_bytes()).map_err(io)?;
-        out.write_all(b"\n").map_err(io)?;
+        out.write_all(header.join(",").as_bytes())?;
+        out.write_all(b"\n")?;
         let demo_cols = demographic_columns(catalog);
         let mut line = Vec::with_capacity(4096);
         let mut rows = 0;
@@ -463,7 +447,7 @@ impl SyntheticModel {
         for index in 0..self.config.people {
             let person = self.person(catalog, index);
             self.row(&person, &demo_cols, &mut line);
-            out.write_all(&line).map_err(io)?;
+            out.write_all(&line)?;
             bytes += line.len() as u64;
             rows += 1;
             let mut rng = Rng::derive(self.config.seed, &[label("duplicate"), index as u64]);
@@ -473,14 +457,12 @@ impl SyntheticModel {
                 again.country = person.country;
                 again.demographics = person.demographics.clone();
                 self.row(&again, &demo_cols, &mut line);
-                out.write_all(&line).map_err(io)?;
+                out.write_all(&line)?;
                 bytes += line.len() as u64;
                 rows += 1;
                 duplicate_rows += 1;
             }
         }
-        let file = out.into_inner().map_err(|e| io(e.into_error()))?;
-        file.sync_all().map_err(io)?;
         Ok(CsvSummary {
             rows,
             duplicate_rows,
