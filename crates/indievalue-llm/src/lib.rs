@@ -23,11 +23,18 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 mod chat;
+mod config;
 mod gguf;
+mod load;
+mod model;
 mod tokenizer;
 
+pub use candle_core::{DType, Device, Tensor};
 pub use chat::{ChatMessage, ChatTemplate};
+pub use config::{LlamaConfig, RopeScaling};
 pub use gguf::{GgufMetadata, GgufValue};
+pub use load::{HubOptions, LoadOptions, LoadedModel, ModelSource, load_model, parse_dtype};
+pub use model::{Kernels, KvCache, Llama, TokenBatch, weight_shapes};
 pub use tokenizer::TextTokenizer;
 
 use std::path::PathBuf;
@@ -65,6 +72,83 @@ pub enum Error {
     /// A chat template could not be compiled or rendered.
     #[error("chat template: {0}")]
     Template(String),
+    /// A model configuration is malformed or not supported.
+    #[error("{origin}: config: {message}")]
+    Config {
+        /// The file (or "model config").
+        origin: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A tensor the model needs is not in its weight files.
+    #[error("{origin}: tensor {name} is missing")]
+    MissingTensor {
+        /// Hugging Face name of the tensor.
+        name: String,
+        /// The weight file(s).
+        origin: String,
+    },
+    /// A tensor has the wrong shape for the configuration.
+    #[error("{origin}: tensor {name} has shape {found:?}, the config needs {expected:?}")]
+    TensorShape {
+        /// Hugging Face name of the tensor.
+        name: String,
+        /// The weight file.
+        origin: String,
+        /// Shape the config implies.
+        expected: Vec<usize>,
+        /// Shape in the file.
+        found: Vec<usize>,
+    },
+    /// A tensor is stored in a dtype this crate cannot load.
+    #[error("{origin}: tensor {name} has unsupported dtype {dtype}")]
+    UnsupportedDtype {
+        /// Name of the tensor.
+        name: String,
+        /// The weight file.
+        origin: String,
+        /// The dtype found.
+        dtype: String,
+    },
+    /// A weight file is malformed or truncated.
+    #[error("{path}: {message}")]
+    WeightFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A file a model needs could not be found or fetched from the Hugging Face hub.
+    #[error("hub {repo}@{revision}: {file}: {message}")]
+    Hub {
+        /// Repository id.
+        repo: String,
+        /// Revision.
+        revision: String,
+        /// The file.
+        file: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A model file or directory is missing something it needs.
+    #[error("{path}: {message}")]
+    ModelFiles {
+        /// The directory or file.
+        path: PathBuf,
+        /// What is missing.
+        message: String,
+    },
+    /// Inputs to the model are inconsistent (batch shapes, token ids, dtypes).
+    #[error("model input: {0}")]
+    Input(String),
+    /// A tensor operation failed.
+    #[error("{context}: {source}")]
+    Candle {
+        /// What was being done.
+        context: String,
+        /// The cause.
+        source: candle_core::Error,
+    },
 }
 
 /// Result with this crate's [`Error`].

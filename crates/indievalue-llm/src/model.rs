@@ -1,0 +1,764 @@
+//! The Llama-3.x transformer on candle: every position's logits, a key/value cache that a shared
+//! prefix fills once, padded batches, chunked prefill, and a training path whose every op
+//! carries gradients.
+
+use crate::config::LlamaConfig;
+use crate::{Error, Result};
+use candle_core::{D, DType, Device, Tensor};
+
+/// Which kernels the forward pass uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kernels {
+    /// candle's fused RMS norm, softmax and rotary kernels: fast, but they carry **no gradient**.
+    /// For inference.
+    Fused,
+    /// Ops composed from differentiable primitives (`rms_norm_slow`, `ops::softmax`, a composed
+    /// rotary embedding), and no chunking of long inputs. For training and gradient checks.
+    Differentiable,
+}
+
+/// Token ids of one or more sequences, padded to one length, with a validity mask.
+///
+/// Positions are counted over valid tokens only, so left and right padding both give every row
+/// the positions of its unpadded run.
+///
+/// ```
+/// use indievalue_llm::TokenBatch;
+/// let b = TokenBatch::left_padded(&[vec![5, 6, 7], vec![8]], 0).unwrap();
+/// assert_eq!((b.rows(), b.len()), (2, 3));
+/// assert_eq!(b.row_ids(1), &[0, 0, 8]);
+/// assert_eq!(b.row_valid(1), &[false, false, true]);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenBatch {
+    ids: Vec<u32>,
+    valid: Vec<bool>,
+    rows: usize,
+    len: usize,
+}
+
+impl TokenBatch {
+    /// One unpadded sequence.
+    pub fn single(ids: &[u32]) -> TokenBatch {
+        TokenBatch {
+            ids: ids.to_vec(),
+            valid: vec![true; ids.len()],
+            rows: 1,
+            len: ids.len(),
+        }
+    }
+
+    /// Sequences padded at the end with `pad`.
+    pub fn right_padded(rows: &[Vec<u32>], pad: u32) -> Result<TokenBatch> {
+        Self::padded(rows, pad, false)
+    }
+
+    /// Sequences padded at the start with `pad`.
+    pub fn left_padded(rows: &[Vec<u32>], pad: u32) -> Result<TokenBatch> {
+        Self::padded(rows, pad, true)
+    }
+
+    fn padded(rows: &[Vec<u32>], pad: u32, left: bool) -> Result<TokenBatch> {
+        if rows.is_empty() || rows.iter().any(|r| r.is_empty()) {
+            return Err(Error::Input(
+                "a batch needs at least one row and no empty row".into(),
+            ));
+        }
+        let len = rows.iter().map(Vec::len).max().unwrap_or(0);
+        let mut ids = Vec::with_capacity(rows.len() * len);
+        let mut valid = Vec::with_capacity(rows.len() * len);
+        for row in rows {
+            let padding = len - row.len();
+            if left {
+                ids.extend(std::iter::repeat_n(pad, padding));
+                valid.extend(std::iter::repeat_n(false, padding));
+            }
+            ids.extend_from_slice(row);
+            valid.extend(std::iter::repeat_n(true, row.len()));
+            if !left {
+                ids.extend(std::iter::repeat_n(pad, padding));
+                valid.extend(std::iter::repeat_n(false, padding));
+            }
+        }
+        Ok(TokenBatch {
+            ids,
+            valid,
+            rows: rows.len(),
+            len,
+        })
+    }
+
+    /// A batch from row-major ids and validity flags (`rows × len` each).
+    pub fn from_parts(ids: Vec<u32>, valid: Vec<bool>, rows: usize) -> Result<TokenBatch> {
+        if rows == 0 || ids.len() != valid.len() || ids.len() % rows != 0 {
+            return Err(Error::Input(format!(
+                "{} ids and {} flags do not make {rows} equal rows",
+                ids.len(),
+                valid.len()
+            )));
+        }
+        let len = ids.len() / rows;
+        Ok(TokenBatch {
+            ids,
+            valid,
+            rows,
+            len,
+        })
+    }
+
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Padded length of every row.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether rows have no tokens.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The ids of row `r`, padding included.
+    pub fn row_ids(&self, r: usize) -> &[u32] {
+        &self.ids[r * self.len..(r + 1) * self.len]
+    }
+
+    /// Which entries of row `r` are real tokens.
+    pub fn row_valid(&self, r: usize) -> &[bool] {
+        &self.valid[r * self.len..(r + 1) * self.len]
+    }
+
+    /// Columns `start..start + n` of every row.
+    fn columns(&self, start: usize, n: usize) -> TokenBatch {
+        let mut ids = Vec::with_capacity(self.rows * n);
+        let mut valid = Vec::with_capacity(self.rows * n);
+        for r in 0..self.rows {
+            ids.extend_from_slice(&self.row_ids(r)[start..start + n]);
+            valid.extend_from_slice(&self.row_valid(r)[start..start + n]);
+        }
+        TokenBatch {
+            ids,
+            valid,
+            rows: self.rows,
+            len: n,
+        }
+    }
+}
+
+/// Keys and values of the tokens a model has seen, per layer, for `rows` sequences.
+///
+/// A cache filled with one prefix (one row) can be shared by any number of continuations through
+/// [`Llama::forward_continuations`], which reads the prefix's keys and values in place: no copy
+/// per continuation. Cloning a cache is cheap (tensors are reference counted).
+#[derive(Debug, Clone)]
+pub struct KvCache {
+    layers: Vec<Option<(Tensor, Tensor)>>,
+    rows: usize,
+    len: usize,
+    /// Per row: position of the next real token.
+    next_position: Vec<u32>,
+    /// Per row and key: whether it is a real token (row-major, `rows × len`).
+    key_valid: Vec<bool>,
+}
+
+impl KvCache {
+    /// An empty cache for `rows` sequences of a model with `layers` blocks.
+    pub fn new(layers: usize, rows: usize) -> KvCache {
+        KvCache {
+            layers: vec![None; layers],
+            rows,
+            len: 0,
+            next_position: vec![0; rows],
+            key_valid: Vec::new(),
+        }
+    }
+
+    /// Tokens held per row (padding included).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nothing has been seen yet.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Number of sequences.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Position the next real token of row `r` gets.
+    pub fn next_position(&self, r: usize) -> u32 {
+        self.next_position[r]
+    }
+
+    fn key_valid(&self, r: usize, j: usize) -> bool {
+        self.key_valid[r * self.len + j]
+    }
+
+    /// Appends the validity of `batch`'s tokens; returns positions of its tokens.
+    fn advance(&mut self, batch: &TokenBatch) -> Vec<u32> {
+        let n = batch.len();
+        let mut positions = Vec::with_capacity(self.rows * n);
+        let mut key_valid = Vec::with_capacity(self.rows * (self.len + n));
+        for r in 0..self.rows {
+            key_valid.extend_from_slice(&self.key_valid[r * self.len..(r + 1) * self.len]);
+            key_valid.extend_from_slice(batch.row_valid(r));
+            for &v in batch.row_valid(r) {
+                positions.push(self.next_position[r]);
+                if v {
+                    self.next_position[r] += 1;
+                }
+            }
+        }
+        self.key_valid = key_valid;
+        self.len += n;
+        positions
+    }
+}
+
+struct Block {
+    attn_norm: Tensor,
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    o: Tensor,
+    mlp_norm: Tensor,
+    gate: Tensor,
+    up: Tensor,
+    down: Tensor,
+}
+
+/// A Llama-3.x causal language model.
+///
+/// Weights come from [`crate::load_model`] (safetensors, the hub, GGUF) or any tensor source
+/// through [`Llama::from_weights`]. Outputs are hidden states ([`Llama::forward`] and friends)
+/// that [`Llama::logits`] projects onto the vocabulary, so callers choose the positions whose
+/// logits they pay for.
+pub struct Llama {
+    config: LlamaConfig,
+    embed: Tensor,
+    blocks: Vec<Block>,
+    norm: Tensor,
+    lm_head: Tensor,
+    inv_freq: Vec<f32>,
+    kernels: Kernels,
+    prefill_chunk: usize,
+    dtype: DType,
+    device: Device,
+}
+
+/// The tensors a Llama model needs, by Hugging Face name, with their shapes.
+///
+/// `lm_head.weight` is listed only for untied output embeddings.
+pub fn weight_shapes(c: &LlamaConfig) -> Vec<(String, Vec<usize>)> {
+    let (h, d) = (c.hidden_size, c.head_dim);
+    let q = c.num_attention_heads * d;
+    let kv = c.num_key_value_heads * d;
+    let f = c.intermediate_size;
+    let mut out = vec![("model.embed_tokens.weight".to_owned(), vec![c.vocab_size, h])];
+    for i in 0..c.num_hidden_layers {
+        let p = format!("model.layers.{i}");
+        out.push((format!("{p}.input_layernorm.weight"), vec![h]));
+        out.push((format!("{p}.self_attn.q_proj.weight"), vec![q, h]));
+        out.push((format!("{p}.self_attn.k_proj.weight"), vec![kv, h]));
+        out.push((format!("{p}.self_attn.v_proj.weight"), vec![kv, h]));
+        out.push((format!("{p}.self_attn.o_proj.weight"), vec![h, q]));
+        out.push((format!("{p}.post_attention_layernorm.weight"), vec![h]));
+        out.push((format!("{p}.mlp.gate_proj.weight"), vec![f, h]));
+        out.push((format!("{p}.mlp.up_proj.weight"), vec![f, h]));
+        out.push((format!("{p}.mlp.down_proj.weight"), vec![h, f]));
+    }
+    out.push(("model.norm.weight".to_owned(), vec![h]));
+    if !c.tie_word_embeddings {
+        out.push(("lm_head.weight".to_owned(), vec![c.vocab_size, h]));
+    }
+    out
+}
+
+fn candle(context: &str) -> impl FnOnce(candle_core::Error) -> Error + '_ {
+    move |source| Error::Candle {
+        context: context.to_owned(),
+        source,
+    }
+}
+
+impl Llama {
+    /// Builds a model from a source of tensors: `get(name, shape)` returns the tensor of that
+    /// Hugging Face name (see [`weight_shapes`]), already of `dtype` on `device`. Shapes are
+    /// checked again here.
+    pub fn from_weights(
+        config: LlamaConfig,
+        dtype: DType,
+        device: &Device,
+        kernels: Kernels,
+        get: &mut dyn FnMut(&str, &[usize]) -> Result<Tensor>,
+    ) -> Result<Llama> {
+        config.validate().map_err(|message| Error::Config {
+            origin: "model config".into(),
+            message,
+        })?;
+        if !matches!(dtype, DType::F32 | DType::BF16 | DType::F16 | DType::F64) {
+            return Err(Error::Input(format!(
+                "model dtype {dtype:?} is not supported (f32, bf16, f16, f64)"
+            )));
+        }
+        let shapes = weight_shapes(&config);
+        let mut tensors = std::collections::HashMap::new();
+        for (name, shape) in &shapes {
+            let t = get(name, shape)?;
+            if t.dims() != shape.as_slice() {
+                return Err(Error::TensorShape {
+                    name: name.clone(),
+                    origin: "weights".into(),
+                    expected: shape.clone(),
+                    found: t.dims().to_vec(),
+                });
+            }
+            if t.dtype() != dtype {
+                return Err(Error::Input(format!(
+                    "tensor {name} is {:?}, the model is {dtype:?}",
+                    t.dtype()
+                )));
+            }
+            tensors.insert(name.clone(), t);
+        }
+        let mut take = |name: &str| {
+            tensors
+                .remove(name)
+                .ok_or_else(|| Error::Input(format!("tensor {name} missing")))
+        };
+        let embed = take("model.embed_tokens.weight")?;
+        let mut blocks = Vec::with_capacity(config.num_hidden_layers);
+        for i in 0..config.num_hidden_layers {
+            let p = format!("model.layers.{i}");
+            blocks.push(Block {
+                attn_norm: take(&format!("{p}.input_layernorm.weight"))?,
+                q: take(&format!("{p}.self_attn.q_proj.weight"))?,
+                k: take(&format!("{p}.self_attn.k_proj.weight"))?,
+                v: take(&format!("{p}.self_attn.v_proj.weight"))?,
+                o: take(&format!("{p}.self_attn.o_proj.weight"))?,
+                mlp_norm: take(&format!("{p}.post_attention_layernorm.weight"))?,
+                gate: take(&format!("{p}.mlp.gate_proj.weight"))?,
+                up: take(&format!("{p}.mlp.up_proj.weight"))?,
+                down: take(&format!("{p}.mlp.down_proj.weight"))?,
+            });
+        }
+        let norm = take("model.norm.weight")?;
+        let lm_head = if config.tie_word_embeddings {
+            embed.clone()
+        } else {
+            take("lm_head.weight")?
+        };
+        Ok(Llama {
+            inv_freq: config.inverse_frequencies(),
+            config,
+            embed,
+            blocks,
+            norm,
+            lm_head,
+            kernels,
+            prefill_chunk: 256,
+            dtype,
+            device: device.clone(),
+        })
+    }
+
+    /// A model with weights drawn from a [`candle_nn::VarBuilder`] (for example a
+    /// [`candle_nn::VarMap`] for training): normal init with standard deviation `std`, norm
+    /// weights around one.
+    pub fn from_var_builder(
+        config: LlamaConfig,
+        vb: &candle_nn::VarBuilder<'_>,
+        kernels: Kernels,
+        std: f64,
+    ) -> Result<Llama> {
+        let dtype = vb.dtype();
+        let device = vb.device().clone();
+        Self::from_weights(config, dtype, &device, kernels, &mut |name, shape| {
+            let init = if shape.len() == 1 {
+                candle_nn::Init::Randn {
+                    mean: 1.0,
+                    stdev: std,
+                }
+            } else {
+                candle_nn::Init::Randn {
+                    mean: 0.0,
+                    stdev: std,
+                }
+            };
+            vb.get_with_hints(shape, name, init)
+                .map_err(candle("drawing weights"))
+        })
+    }
+
+    /// The hyper-parameters.
+    pub fn config(&self) -> &LlamaConfig {
+        &self.config
+    }
+
+    /// The dtype of weights and activations.
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    /// The device the model lives on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// The kernels in use.
+    pub fn kernels(&self) -> Kernels {
+        self.kernels
+    }
+
+    /// Switches kernels (weights are shared, nothing is copied).
+    pub fn set_kernels(&mut self, kernels: Kernels) {
+        self.kernels = kernels;
+    }
+
+    /// Long inputs are run in chunks of this many tokens with [`Kernels::Fused`], so attention
+    /// skips the masked upper triangle except inside each chunk (default 256).
+    pub fn set_prefill_chunk(&mut self, tokens: usize) {
+        self.prefill_chunk = tokens.max(1);
+    }
+
+    /// An empty cache for `rows` sequences.
+    pub fn new_cache(&self, rows: usize) -> KvCache {
+        KvCache::new(self.config.num_hidden_layers, rows)
+    }
+
+    /// Runs `batch` after what `cache` holds (an empty cache for a fresh start) and appends its
+    /// keys and values there. Returns the final-norm hidden states `[rows, len, hidden]`.
+    pub fn forward(&self, batch: &TokenBatch, cache: &mut KvCache) -> Result<Tensor> {
+        if batch.rows() != cache.rows() {
+            return Err(Error::Input(format!(
+                "batch of {} rows on a cache of {} rows",
+                batch.rows(),
+                cache.rows()
+            )));
+        }
+        if batch.is_empty() {
+            return Err(Error::Input("empty batch".into()));
+        }
+        let chunk = match self.kernels {
+            Kernels::Fused => self.prefill_chunk,
+            Kernels::Differentiable => batch.len(),
+        };
+        let mut outputs = Vec::new();
+        let mut start = 0;
+        while start < batch.len() {
+            let n = chunk.min(batch.len() - start);
+            let part = if n == batch.len() {
+                batch.clone()
+            } else {
+                batch.columns(start, n)
+            };
+            outputs.push(self.forward_chunk(&part, cache)?);
+            start += n;
+        }
+        let hidden = if outputs.len() == 1 {
+            outputs.pop().ok_or_else(|| Error::Input("empty batch".into()))?
+        } else {
+            Tensor::cat(&outputs, 1).map_err(candle("joining chunks"))?
+        };
+        Ok(hidden)
+    }
+
+    /// Logits `[rows, len, vocab]` of every position of `batch` from scratch (no cache kept).
+    pub fn forward_logits(&self, batch: &TokenBatch) -> Result<Tensor> {
+        let mut cache = self.new_cache(batch.rows());
+        let hidden = self.forward(batch, &mut cache)?;
+        self.logits(&hidden)
+    }
+
+    /// Projects hidden states `[.., hidden]` onto the vocabulary: `[.., vocab]`.
+    pub fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
+        linear(hidden, &self.lm_head).map_err(candle("output projection"))
+    }
+
+    /// Runs several continuations of one shared prefix: `prefix` is a one-row cache (left
+    /// unchanged), `batch` holds the continuations (padded, usually on the right). The prefix's
+    /// keys and values are read in place by all continuations together. Returns hidden states
+    /// `[rows, len, hidden]`; equal to running prefix + continuation from scratch.
+    pub fn forward_continuations(&self, prefix: &KvCache, batch: &TokenBatch) -> Result<Tensor> {
+        if prefix.rows() != 1 || prefix.is_empty() {
+            return Err(Error::Input(
+                "a shared prefix is a non-empty cache of one row".into(),
+            ));
+        }
+        if batch.is_empty() {
+            return Err(Error::Input("empty batch".into()));
+        }
+        self.continuations(prefix, batch)
+            .map_err(candle("continuations of a shared prefix"))
+    }
+
+    fn embed(&self, batch: &TokenBatch) -> candle_core::Result<Tensor> {
+        let vocab = self.config.vocab_size as u32;
+        if let Some(bad) = batch.ids.iter().find(|&&id| id >= vocab) {
+            candle_core::bail!("token id {bad} outside the vocabulary of {vocab}");
+        }
+        let ids = Tensor::from_slice(&batch.ids, (batch.ids.len(),), &self.device)?;
+        self.embed
+            .index_select(&ids, 0)?
+            .reshape((batch.rows(), batch.len(), self.config.hidden_size))
+    }
+
+    /// cos and sin `[rows, len, head_dim / 2]` for the positions.
+    fn rotary(&self, positions: &[u32], rows: usize, len: usize) -> candle_core::Result<(Tensor, Tensor)> {
+        let half = self.inv_freq.len();
+        let mut cos = Vec::with_capacity(positions.len() * half);
+        let mut sin = Vec::with_capacity(positions.len() * half);
+        for &p in positions {
+            for &f in &self.inv_freq {
+                let angle = p as f32 * f;
+                cos.push(angle.cos());
+                sin.push(angle.sin());
+            }
+        }
+        let cos = Tensor::from_vec(cos, (rows, len, half), &self.device)?.to_dtype(self.dtype)?;
+        let sin = Tensor::from_vec(sin, (rows, len, half), &self.device)?.to_dtype(self.dtype)?;
+        Ok((cos, sin))
+    }
+
+    fn norm(&self, x: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
+        let eps = self.config.rms_norm_eps as f32;
+        match self.kernels {
+            Kernels::Fused => candle_nn::ops::rms_norm(&x.contiguous()?, w, eps),
+            Kernels::Differentiable => candle_nn::ops::rms_norm_slow(x, w, eps),
+        }
+    }
+
+    fn softmax(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        match self.kernels {
+            Kernels::Fused => candle_nn::ops::softmax_last_dim(x),
+            Kernels::Differentiable => candle_nn::ops::softmax(x, D::Minus1),
+        }
+    }
+
+    fn rope(&self, x: &Tensor, cos: &Tensor, sin: &Tensor) -> candle_core::Result<Tensor> {
+        match self.kernels {
+            Kernels::Fused => candle_nn::rotary_emb::rope(&x.contiguous()?, cos, sin),
+            Kernels::Differentiable => {
+                // x·cos + rotate_half(x)·sin with per-row cos/sin [rows, len, d/2].
+                let half = x.dim(D::Minus1)? / 2;
+                let cos = Tensor::cat(&[cos, cos], D::Minus1)?.unsqueeze(1)?;
+                let sin = Tensor::cat(&[sin, sin], D::Minus1)?.unsqueeze(1)?;
+                let x1 = x.narrow(D::Minus1, 0, half)?;
+                let x2 = x.narrow(D::Minus1, half, half)?;
+                let rotated = Tensor::cat(&[&x2.neg()?, &x1], D::Minus1)?;
+                x.broadcast_mul(&cos)? + rotated.broadcast_mul(&sin)?
+            }
+        }
+    }
+
+    /// Additive mask `[rows, 1, 1, len, keys]` for queries `batch` placed after `past` keys:
+    /// a query sees earlier real tokens and itself.
+    fn mask(
+        &self,
+        batch: &TokenBatch,
+        past: usize,
+        past_valid: &dyn Fn(usize, usize) -> bool,
+    ) -> candle_core::Result<Option<Tensor>> {
+        let (rows, n) = (batch.rows(), batch.len());
+        let all_valid = batch.valid.iter().all(|&v| v)
+            && (0..rows).all(|r| (0..past).all(|j| past_valid(r, j)));
+        if n == 1 && all_valid {
+            return Ok(None);
+        }
+        let keys = past + n;
+        let mut mask = vec![0f32; rows * n * keys];
+        for r in 0..rows {
+            let own = batch.row_valid(r);
+            for i in 0..n {
+                let line = &mut mask[(r * n + i) * keys..(r * n + i + 1) * keys];
+                for (j, m) in line.iter_mut().enumerate() {
+                    let visible = if j < past {
+                        past_valid(r, j)
+                    } else {
+                        let k = j - past;
+                        k == i || (k < i && own[k])
+                    };
+                    if !visible {
+                        *m = f32::NEG_INFINITY;
+                    }
+                }
+            }
+        }
+        Tensor::from_vec(mask, (rows, 1, 1, n, keys), &self.device)?
+            .to_dtype(self.dtype)
+            .map(Some)
+    }
+
+    /// Queries, keys and values of one block, rotated: q `[rows, kv_heads, group·len, d]`
+    /// (scaled), k and v `[rows, kv_heads, len, d]`.
+    fn qkv(
+        &self,
+        block: &Block,
+        h: &Tensor,
+        cos: &Tensor,
+        sin: &Tensor,
+    ) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
+        let c = &self.config;
+        let (rows, n, _) = h.dims3()?;
+        let d = c.head_dim;
+        let split = |w: &Tensor, heads: usize| -> candle_core::Result<Tensor> {
+            linear(h, w)?
+                .reshape((rows, n, heads, d))?
+                .transpose(1, 2)?
+                .contiguous()
+        };
+        let q = self.rope(&split(&block.q, c.num_attention_heads)?, cos, sin)?;
+        let k = self.rope(&split(&block.k, c.num_key_value_heads)?, cos, sin)?;
+        let v = split(&block.v, c.num_key_value_heads)?;
+        let q = (q * (1.0 / (d as f64).sqrt()))?.reshape((
+            rows,
+            c.num_key_value_heads,
+            c.group_size() * n,
+            d,
+        ))?;
+        Ok((q, k, v))
+    }
+
+    fn masked_softmax(&self, scores: Tensor, mask: &Option<Tensor>, n: usize) -> candle_core::Result<Tensor> {
+        let scores = match mask {
+            None => scores,
+            Some(m) => {
+                let (rows, kvh, gn, keys) = scores.dims4()?;
+                scores
+                    .reshape((rows, kvh, gn / n, n, keys))?
+                    .broadcast_add(m)?
+                    .reshape((rows, kvh, gn, keys))?
+            }
+        };
+        self.softmax(&scores)
+    }
+
+    /// Attention output `[rows, len, heads·d]` from grouped queries.
+    fn merge_heads(&self, out: &Tensor, rows: usize, n: usize) -> candle_core::Result<Tensor> {
+        let c = &self.config;
+        out.reshape((rows, c.num_attention_heads, n, c.head_dim))?
+            .transpose(1, 2)?
+            .reshape((rows, n, c.num_attention_heads * c.head_dim))
+    }
+
+    fn mlp(&self, block: &Block, x: &Tensor) -> candle_core::Result<Tensor> {
+        let h = self.norm(x, &block.mlp_norm)?;
+        let gate = linear(&h, &block.gate)?.silu()?;
+        let up = linear(&h, &block.up)?;
+        x + linear(&(gate * up)?, &block.down)?
+    }
+
+    fn forward_chunk(&self, batch: &TokenBatch, cache: &mut KvCache) -> Result<Tensor> {
+        let past = cache.len();
+        let mask = {
+            let cache_ref = &*cache;
+            self.mask(batch, past, &|r, j| cache_ref.key_valid(r, j))
+                .map_err(candle("attention mask"))?
+        };
+        let positions = cache.advance(batch);
+        self.chunk_layers(batch, &positions, &mask, cache)
+            .map_err(candle("forward pass"))
+    }
+
+    fn chunk_layers(
+        &self,
+        batch: &TokenBatch,
+        positions: &[u32],
+        mask: &Option<Tensor>,
+        cache: &mut KvCache,
+    ) -> candle_core::Result<Tensor> {
+        let (rows, n) = (batch.rows(), batch.len());
+        let (cos, sin) = self.rotary(positions, rows, n)?;
+        let mut x = self.embed(batch)?;
+        for (block, slot) in self.blocks.iter().zip(cache.layers.iter_mut()) {
+            let h = self.norm(&x, &block.attn_norm)?;
+            let (q, k, v) = self.qkv(block, &h, &cos, &sin)?;
+            let (k, v) = match slot.take() {
+                None => (k, v),
+                Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?),
+            };
+            let scores = q.matmul(&k.t()?)?;
+            let probs = self.masked_softmax(scores, mask, n)?;
+            let out = probs.matmul(&v)?;
+            *slot = Some((k, v));
+            let attn = linear(&self.merge_heads(&out, rows, n)?, &block.o)?;
+            x = (x + attn)?;
+            x = self.mlp(block, &x)?;
+        }
+        self.norm(&x, &self.norm)
+    }
+
+    fn continuations(&self, prefix: &KvCache, batch: &TokenBatch) -> candle_core::Result<Tensor> {
+        let (rows, n) = (batch.rows(), batch.len());
+        let p = prefix.len();
+        let c = &self.config;
+        let (kvh, d) = (c.num_key_value_heads, c.head_dim);
+        let gn = c.group_size() * n;
+        let mut positions = Vec::with_capacity(rows * n);
+        for r in 0..rows {
+            let mut next = prefix.next_position(0);
+            for &v in batch.row_valid(r) {
+                positions.push(next);
+                if v {
+                    next += 1;
+                }
+            }
+        }
+        let (cos, sin) = self.rotary(&positions, rows, n)?;
+        let prefix_valid: Vec<bool> = (0..p).map(|j| prefix.key_valid(0, j)).collect();
+        let mask = self.mask(batch, p, &|_, j| prefix_valid[j])?;
+        // Even a single query must not see the padding of other keys; mask() already returns
+        // Some whenever anything is masked, and n == 1 with all valid needs none.
+        let mut x = self.embed(batch)?;
+        for (block, slot) in self.blocks.iter().zip(prefix.layers.iter()) {
+            let Some((pk, pv)) = slot else {
+                candle_core::bail!("the prefix cache has no keys for a layer");
+            };
+            let h = self.norm(&x, &block.attn_norm)?;
+            let (q, k, v) = self.qkv(block, &h, &cos, &sin)?;
+            // All continuations' queries against the prefix keys in one product:
+            // [1, kvh, rows·gn, d] × [1, kvh, d, p].
+            let q_all = q.transpose(0, 1)?.contiguous()?.reshape((1, kvh, rows * gn, d))?;
+            let prefix_scores = q_all
+                .matmul(&pk.t()?)?
+                .reshape((kvh, rows, gn, p))?
+                .transpose(0, 1)?;
+            let own_scores = q.matmul(&k.t()?)?;
+            let scores = Tensor::cat(&[&prefix_scores, &own_scores], 3)?;
+            let probs = self.masked_softmax(scores, &mask, n)?;
+            let prefix_probs = probs
+                .narrow(3, 0, p)?
+                .transpose(0, 1)?
+                .contiguous()?
+                .reshape((1, kvh, rows * gn, p))?;
+            let from_prefix = prefix_probs
+                .matmul(pv)?
+                .reshape((kvh, rows, gn, d))?
+                .transpose(0, 1)?;
+            let from_own = probs.narrow(3, p, n)?.contiguous()?.matmul(&v)?;
+            let out = (from_prefix + from_own)?;
+            let attn = linear(&self.merge_heads(&out, rows, n)?, &block.o)?;
+            x = (x + attn)?;
+            x = self.mlp(block, &x)?;
+        }
+        self.norm(&x, &self.norm)
+    }
+}
+
+/// `x · wᵀ` for `x` of shape `[.., in]` and `w` of shape `[out, in]`.
+fn linear(x: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
+    let dims = x.dims();
+    let inner = dims[dims.len() - 1];
+    let outer: usize = dims[..dims.len() - 1].iter().product();
+    let y = x.reshape((outer, inner))?.matmul(&w.t()?)?;
+    let mut shape = dims.to_vec();
+    let last = shape.len() - 1;
+    shape[last] = w.dim(0)?;
+    y.reshape(shape)
+}
