@@ -215,6 +215,8 @@ impl DirectoryFiles {
                 message: "no config.json".into(),
             });
         }
+        // A bad config is the more useful error when the weights are missing too.
+        LlamaConfig::from_file(&config)?;
         let index = dir.join("model.safetensors.index.json");
         let shards = if index.is_file() {
             shard_names(&index)?

@@ -83,3 +83,134 @@ fn padded_batches_match_transformers_at_valid_positions() {
         assert_eq!(checked, 12 + 5 + 9);
     }
 }
+
+fn random_ids(n: usize, seed: u64) -> Vec<u32> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            3 + (x % 253) as u32
+        })
+        .collect()
+}
+
+#[test]
+fn continuation_on_a_cached_prefix_equals_running_from_scratch() {
+    let m = tiny(DType::F32).model;
+    let prefix = random_ids(30, 1);
+    let rest = random_ids(9, 2);
+    let whole: Vec<u32> = prefix.iter().chain(&rest).copied().collect();
+    let scratch = m.forward_logits(&TokenBatch::single(&whole)).unwrap();
+    let mut cache = m.new_cache(1);
+    m.forward(&TokenBatch::single(&prefix), &mut cache).unwrap();
+    assert_eq!(cache.len(), 30);
+    let hidden = m.forward(&TokenBatch::single(&rest), &mut cache).unwrap();
+    let got = m.logits(&hidden).unwrap();
+    let want = scratch.narrow(1, 30, 9).unwrap();
+    let d = max_diff(&got, &want);
+    assert!(d < 1e-4, "cached continuation differs by {d}");
+    // Token by token (generation) as well.
+    let mut cache = m.new_cache(1);
+    m.forward(&TokenBatch::single(&prefix), &mut cache).unwrap();
+    for (i, &t) in rest.iter().enumerate() {
+        let h = m.forward(&TokenBatch::single(&[t]), &mut cache).unwrap();
+        let d = max_diff(&m.logits(&h).unwrap(), &scratch.narrow(1, 30 + i, 1).unwrap());
+        assert!(d < 1e-4, "step {i}: {d}");
+    }
+}
+
+#[test]
+fn shared_prefix_continuations_equal_their_runs_from_scratch() {
+    let m = tiny(DType::F32).model;
+    let prefix = random_ids(25, 3);
+    let continuations = vec![random_ids(6, 4), random_ids(2, 5), random_ids(9, 6), random_ids(1, 7)];
+    let mut cache = m.new_cache(1);
+    m.forward(&TokenBatch::single(&prefix), &mut cache).unwrap();
+    let batch = TokenBatch::right_padded(&continuations, 0).unwrap();
+    let hidden = m.forward_continuations(&cache, &batch).unwrap();
+    let logits = m.logits(&hidden).unwrap();
+    assert_eq!(cache.len(), 25, "the shared prefix is left unchanged");
+    for (r, c) in continuations.iter().enumerate() {
+        let whole: Vec<u32> = prefix.iter().chain(c).copied().collect();
+        let scratch = m.forward_logits(&TokenBatch::single(&whole)).unwrap();
+        let want = scratch.narrow(1, 25, c.len()).unwrap().squeeze(0).unwrap();
+        let got = logits.get(r).unwrap().narrow(0, 0, c.len()).unwrap();
+        let d = max_diff(&got, &want);
+        assert!(d < 1e-4, "continuation {r}: {d}");
+    }
+}
+
+#[test]
+fn chunked_prefill_equals_one_pass_and_padded_rows_equal_single_runs() {
+    let mut m = tiny(DType::F32).model;
+    let rows = vec![random_ids(37, 8), random_ids(11, 9), random_ids(23, 10)];
+    let singles: Vec<Tensor> = rows
+        .iter()
+        .map(|r| m.forward_logits(&TokenBatch::single(r)).unwrap().squeeze(0).unwrap())
+        .collect();
+    for chunk in [5, 16, 1000] {
+        m.set_prefill_chunk(chunk);
+        for (left, batch) in [
+            (false, TokenBatch::right_padded(&rows, 0).unwrap()),
+            (true, TokenBatch::left_padded(&rows, 0).unwrap()),
+        ] {
+            let logits = m.forward_logits(&batch).unwrap();
+            for (r, row) in rows.iter().enumerate() {
+                let start = if left { 37 - row.len() } else { 0 };
+                let got = logits.get(r).unwrap().narrow(0, start, row.len()).unwrap();
+                let d = max_diff(&got, &singles[r]);
+                assert!(d < 1e-4, "chunk {chunk}, left {left}, row {r}: {d}");
+            }
+        }
+    }
+    // A padded batch continued with a cache keeps each row's positions.
+    m.set_prefill_chunk(7);
+    let mut cache = m.new_cache(3);
+    m.forward(&TokenBatch::left_padded(&rows, 0).unwrap(), &mut cache).unwrap();
+    let next = TokenBatch::from_parts(vec![5, 6, 7], vec![true; 3], 3).unwrap();
+    let h = m.forward(&next, &mut cache).unwrap();
+    let got = m.logits(&h).unwrap();
+    for (r, row) in rows.iter().enumerate() {
+        let mut whole = row.clone();
+        whole.push(5 + r as u32);
+        let want = m.forward_logits(&TokenBatch::single(&whole)).unwrap();
+        let d = max_diff(&got.get(r).unwrap(), &want.get(0).unwrap().narrow(0, whole.len() - 1, 1).unwrap());
+        assert!(d < 1e-4, "row {r} after a padded prefill: {d}");
+    }
+}
+
+#[test]
+fn half_precision_runs_stay_close_to_f32() {
+    let input = random_ids(20, 11);
+    let reference = tiny(DType::F32).model.forward_logits(&TokenBatch::single(&input)).unwrap();
+    for dtype in [DType::BF16, DType::F16] {
+        let m = tiny(dtype).model;
+        assert_eq!(m.dtype(), dtype);
+        let got = m.forward_logits(&TokenBatch::single(&input)).unwrap();
+        assert_eq!(got.dtype(), dtype);
+        let d = max_diff(&got, &reference);
+        // Logits are of order 1-6 here; bf16 keeps 8 bits of mantissa.
+        assert!(d < 0.15, "{dtype:?}: max |Δlogit| {d}");
+        let same_top1 = (0..20)
+            .filter(|&t| {
+                let a = got.get(0).unwrap().get(t).unwrap().to_dtype(DType::F32).unwrap().argmax(0).unwrap().to_scalar::<u32>().unwrap();
+                let b = reference.get(0).unwrap().get(t).unwrap().argmax(0).unwrap().to_scalar::<u32>().unwrap();
+                a == b
+            })
+            .count();
+        assert!(same_top1 >= 17, "{dtype:?}: top-1 agrees at {same_top1}/20 positions");
+    }
+}
+
+#[test]
+fn fused_and_differentiable_kernels_agree() {
+    let mut m = tiny(DType::F32).model;
+    let input = random_ids(33, 12);
+    let fused = m.forward_logits(&TokenBatch::single(&input)).unwrap();
+    m.set_kernels(Kernels::Differentiable);
+    let slow = m.forward_logits(&TokenBatch::single(&input)).unwrap();
+    let d = max_diff(&fused, &slow);
+    assert!(d < 1e-4, "{d}");
+}
