@@ -33,7 +33,9 @@ pub use candle_core::{DType, Device, Tensor};
 pub use chat::{ChatMessage, ChatTemplate};
 pub use config::{LlamaConfig, RopeScaling};
 pub use gguf::{GgufMetadata, GgufValue};
-pub use load::{HubOptions, LoadOptions, LoadedModel, ModelSource, load_model, parse_dtype};
+pub use load::{
+    HubOptions, LoadOptions, LoadedModel, ModelSource, device_from_name, load_model, parse_dtype,
+};
 pub use model::{Kernels, KvCache, Llama, TokenBatch, weight_shapes};
 pub use tokenizer::TextTokenizer;
 

@@ -110,6 +110,27 @@ impl Default for LoadOptions {
     }
 }
 
+/// Reads a device name: `cpu`, `cuda` or `cuda:N` (CUDA needs this crate's `cuda` feature;
+/// without it the error says so).
+pub fn device_from_name(name: &str) -> Result<Device> {
+    let cuda = |ordinal: usize| {
+        Device::new_cuda(ordinal).map_err(|source| Error::Candle {
+            context: format!("opening device {name}"),
+            source,
+        })
+    };
+    match name {
+        "cpu" => Ok(Device::Cpu),
+        "cuda" => cuda(0),
+        other => match other.strip_prefix("cuda:").map(str::parse::<usize>) {
+            Some(Ok(n)) => cuda(n),
+            _ => Err(Error::Input(format!(
+                "device {other:?} is not cpu, cuda or cuda:N"
+            ))),
+        },
+    }
+}
+
 /// Reads `f32`, `bf16` or `f16`.
 pub fn parse_dtype(name: &str) -> Result<DType> {
     match name {

@@ -221,16 +221,70 @@ impl KvCache {
     }
 }
 
+/// The input projections of a block: separate (each weight its own tensor, as training needs
+/// for its variables) or concatenated into one matrix per input (one larger product instead of
+/// three or two smaller ones: faster inference).
+enum Projections {
+    Separate {
+        q: Linear,
+        k: Linear,
+        v: Linear,
+        gate: Linear,
+        up: Linear,
+    },
+    Fused {
+        /// `[q; k; v]` rows.
+        qkv: Linear,
+        /// `[gate; up]` rows.
+        gate_up: Linear,
+    },
+}
+
+/// A projection `x · wᵀ`. Inference models keep `wᵀ` contiguous (`[in, out]`), which candle's
+/// CPU matrix product runs 5-30% faster than a transposed view of `[out, in]`; training keeps
+/// the given `[out, in]` tensor (a variable) and multiplies by its transposed view.
+struct Linear {
+    weight: Tensor,
+    transposed: bool,
+}
+
+impl Linear {
+    fn new(w: Tensor, for_inference: bool) -> candle_core::Result<Linear> {
+        Ok(if for_inference {
+            Linear {
+                weight: w.t()?.contiguous()?,
+                transposed: true,
+            }
+        } else {
+            Linear {
+                weight: w,
+                transposed: false,
+            }
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        if self.transposed {
+            let dims = x.dims();
+            let inner = dims[dims.len() - 1];
+            let outer: usize = dims[..dims.len() - 1].iter().product();
+            let y = x.reshape((outer, inner))?.matmul(&self.weight)?;
+            let mut shape = dims.to_vec();
+            let last = shape.len() - 1;
+            shape[last] = self.weight.dim(1)?;
+            y.reshape(shape)
+        } else {
+            linear(x, &self.weight)
+        }
+    }
+}
+
 struct Block {
     attn_norm: Tensor,
-    q: Tensor,
-    k: Tensor,
-    v: Tensor,
-    o: Tensor,
+    projections: Projections,
+    o: Linear,
     mlp_norm: Tensor,
-    gate: Tensor,
-    up: Tensor,
-    down: Tensor,
+    down: Linear,
 }
 
 /// A Llama-3.x causal language model.
@@ -291,6 +345,11 @@ impl Llama {
     /// Builds a model from a source of tensors: `get(name, shape)` returns the tensor of that
     /// Hugging Face name (see [`weight_shapes`]), already of `dtype` on `device`. Shapes are
     /// checked again here.
+    ///
+    /// With [`Kernels::Fused`] the q/k/v and gate/up weights are concatenated into one matrix
+    /// each and all projections are stored transposed (faster products; the given tensors are
+    /// not kept, so variables passed in are not trained through such a model). With [`Kernels::Differentiable`] every tensor is kept as
+    /// given.
     pub fn from_weights(
         config: LlamaConfig,
         dtype: DType,
@@ -336,16 +395,37 @@ impl Llama {
         let mut blocks = Vec::with_capacity(config.num_hidden_layers);
         for i in 0..config.num_hidden_layers {
             let p = format!("model.layers.{i}");
+            let q = take(&format!("{p}.self_attn.q_proj.weight"))?;
+            let k = take(&format!("{p}.self_attn.k_proj.weight"))?;
+            let v = take(&format!("{p}.self_attn.v_proj.weight"))?;
+            let gate = take(&format!("{p}.mlp.gate_proj.weight"))?;
+            let up = take(&format!("{p}.mlp.up_proj.weight"))?;
+            let inference = kernels == Kernels::Fused;
+            let projections = if inference {
+                let fuse = || -> candle_core::Result<Projections> {
+                    Ok(Projections::Fused {
+                        qkv: Linear::new(Tensor::cat(&[&q, &k, &v], 0)?, true)?,
+                        gate_up: Linear::new(Tensor::cat(&[&gate, &up], 0)?, true)?,
+                    })
+                };
+                fuse().map_err(candle("concatenating projections"))?
+            } else {
+                Projections::Separate {
+                    q: Linear::new(q, false).map_err(candle("weights"))?,
+                    k: Linear::new(k, false).map_err(candle("weights"))?,
+                    v: Linear::new(v, false).map_err(candle("weights"))?,
+                    gate: Linear::new(gate, false).map_err(candle("weights"))?,
+                    up: Linear::new(up, false).map_err(candle("weights"))?,
+                }
+            };
+            let o = take(&format!("{p}.self_attn.o_proj.weight"))?;
+            let down = take(&format!("{p}.mlp.down_proj.weight"))?;
             blocks.push(Block {
                 attn_norm: take(&format!("{p}.input_layernorm.weight"))?,
-                q: take(&format!("{p}.self_attn.q_proj.weight"))?,
-                k: take(&format!("{p}.self_attn.k_proj.weight"))?,
-                v: take(&format!("{p}.self_attn.v_proj.weight"))?,
-                o: take(&format!("{p}.self_attn.o_proj.weight"))?,
+                projections,
+                o: Linear::new(o, inference).map_err(candle("transposing weights"))?,
                 mlp_norm: take(&format!("{p}.post_attention_layernorm.weight"))?,
-                gate: take(&format!("{p}.mlp.gate_proj.weight"))?,
-                up: take(&format!("{p}.mlp.up_proj.weight"))?,
-                down: take(&format!("{p}.mlp.down_proj.weight"))?,
+                down: Linear::new(down, inference).map_err(candle("transposing weights"))?,
             });
         }
         let norm = take("model.norm.weight")?;
@@ -416,7 +496,8 @@ impl Llama {
         self.kernels
     }
 
-    /// Switches kernels (weights are shared, nothing is copied).
+    /// Switches kernels (weights are shared, nothing is copied; the weight layout chosen at
+    /// construction stays).
     pub fn set_kernels(&mut self, kernels: Kernels) {
         self.kernels = kernels;
     }
@@ -607,15 +688,24 @@ impl Llama {
         let c = &self.config;
         let (rows, n, _) = h.dims3()?;
         let d = c.head_dim;
-        let split = |w: &Tensor, heads: usize| -> candle_core::Result<Tensor> {
-            linear(h, w)?
-                .reshape((rows, n, heads, d))?
-                .transpose(1, 2)?
-                .contiguous()
+        let heads = |x: Tensor, count: usize| -> candle_core::Result<Tensor> {
+            x.reshape((rows, n, count, d))?.transpose(1, 2)?.contiguous()
         };
-        let q = self.rope(&split(&block.q, c.num_attention_heads)?, cos, sin)?;
-        let k = self.rope(&split(&block.k, c.num_key_value_heads)?, cos, sin)?;
-        let v = split(&block.v, c.num_key_value_heads)?;
+        let (q, k, v) = match &block.projections {
+            Projections::Separate { q, k, v, .. } => (q.forward(h)?, k.forward(h)?, v.forward(h)?),
+            Projections::Fused { qkv, .. } => {
+                let all = qkv.forward(h)?;
+                let (nq, nkv) = (c.num_attention_heads * d, c.num_key_value_heads * d);
+                (
+                    all.narrow(D::Minus1, 0, nq)?,
+                    all.narrow(D::Minus1, nq, nkv)?,
+                    all.narrow(D::Minus1, nq + nkv, nkv)?,
+                )
+            }
+        };
+        let q = self.rope(&heads(q, c.num_attention_heads)?, cos, sin)?;
+        let k = self.rope(&heads(k, c.num_key_value_heads)?, cos, sin)?;
+        let v = heads(v, c.num_key_value_heads)?;
         let q = (q * (1.0 / (d as f64).sqrt()))?.reshape((
             rows,
             c.num_key_value_heads,
@@ -649,9 +739,16 @@ impl Llama {
 
     fn mlp(&self, block: &Block, x: &Tensor) -> candle_core::Result<Tensor> {
         let h = self.norm(x, &block.mlp_norm)?;
-        let gate = linear(&h, &block.gate)?.silu()?;
-        let up = linear(&h, &block.up)?;
-        x + linear(&(gate * up)?, &block.down)?
+        let (gate, up) = match &block.projections {
+            Projections::Separate { gate, up, .. } => (gate.forward(&h)?, up.forward(&h)?),
+            Projections::Fused { gate_up, .. } => {
+                let both = gate_up.forward(&h)?;
+                let f = self.config.intermediate_size;
+                (both.narrow(D::Minus1, 0, f)?, both.narrow(D::Minus1, f, f)?)
+            }
+        };
+        let gate = gate.silu()?;
+        x + block.down.forward(&(gate * up)?)?
     }
 
     fn forward_chunk(&self, batch: &TokenBatch, cache: &mut KvCache) -> Result<Tensor> {
@@ -687,7 +784,7 @@ impl Llama {
             let probs = self.masked_softmax(scores, mask, n)?;
             let out = probs.matmul(&v)?;
             *slot = Some((k, v));
-            let attn = linear(&self.merge_heads(&out, rows, n)?, &block.o)?;
+            let attn = block.o.forward(&self.merge_heads(&out, rows, n)?)?;
             x = (x + attn)?;
             x = self.mlp(block, &x)?;
         }
@@ -743,7 +840,7 @@ impl Llama {
                 .transpose(0, 1)?;
             let from_own = probs.narrow(3, p, n)?.contiguous()?.matmul(&v)?;
             let out = (from_prefix + from_own)?;
-            let attn = linear(&self.merge_heads(&out, rows, n)?, &block.o)?;
+            let attn = block.o.forward(&self.merge_heads(&out, rows, n)?)?;
             x = (x + attn)?;
             x = self.mlp(block, &x)?;
         }
