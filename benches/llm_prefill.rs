@@ -17,7 +17,12 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn prompt(model: &indievalue::llm::LoadedModel, n: usize) -> Vec<u32> {
     let text = "# I agree that keeping in touch with neighbours matters a great deal to me\n\
                 # I rate my daily commute fairly low, and I do care about the local library.\n";
-    let once = model.tokenizer.as_ref().expect("tokenizer").encode(text).expect("encode");
+    let once = model
+        .tokenizer
+        .as_ref()
+        .expect("tokenizer")
+        .encode(text)
+        .expect("encode");
     once.iter().copied().cycle().take(n).collect()
 }
 
@@ -35,7 +40,9 @@ fn bench(c: &mut Criterion) {
         group.bench_function(format!("{n}_tokens"), |b| {
             b.iter(|| {
                 let mut cache = model.new_cache(1);
-                let hidden = model.forward(&TokenBatch::single(&ids), &mut cache).expect("forward");
+                let hidden = model
+                    .forward(&TokenBatch::single(&ids), &mut cache)
+                    .expect("forward");
                 // The next-token logits, as a prompt read for generation or scoring needs.
                 let last = hidden.narrow(1, n - 1, 1).expect("narrow");
                 model.logits(&last).expect("logits")

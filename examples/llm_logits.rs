@@ -12,7 +12,9 @@
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use indievalue::llm::{LoadOptions, ModelSource, TokenBatch, device_from_name, load_model, parse_dtype};
+use indievalue::llm::{
+    LoadOptions, ModelSource, TokenBatch, device_from_name, load_model, parse_dtype,
+};
 use std::io::Write;
 
 #[derive(Parser)]
@@ -51,7 +53,11 @@ fn main() -> Result<()> {
     let tokens: Vec<u32> = match (&args.tokens, &args.text) {
         (Some(list), _) => list
             .split(',')
-            .map(|t| t.trim().parse::<u32>().with_context(|| format!("token id {t:?}")))
+            .map(|t| {
+                t.trim()
+                    .parse::<u32>()
+                    .with_context(|| format!("token id {t:?}"))
+            })
             .collect::<Result<_>>()?,
         (None, Some(text)) => match &loaded.tokenizer {
             Some(tok) => tok.encode(text)?,
@@ -83,7 +89,11 @@ fn main() -> Result<()> {
             let top: Vec<String> = idx[..5.min(idx.len())]
                 .iter()
                 .map(|&t| match &loaded.tokenizer {
-                    Some(tok) => format!("{:?} {:.2}", tok.decode(&[t as u32]).unwrap_or_default(), row[t]),
+                    Some(tok) => format!(
+                        "{:?} {:.2}",
+                        tok.decode(&[t as u32]).unwrap_or_default(),
+                        row[t]
+                    ),
                     None => format!("{t} {:.2}", row[t]),
                 })
                 .collect();

@@ -10,8 +10,14 @@ fn main() {
     let t0 = std::time::Instant::now();
     for _ in 0..reps {
         let mut cache = loaded.model.new_cache(1);
-        let h = loaded.model.forward(&TokenBatch::single(&ids), &mut cache).unwrap();
-        let _ = loaded.model.logits(&h.narrow(1, n - 1, 1).unwrap()).unwrap();
+        let h = loaded
+            .model
+            .forward(&TokenBatch::single(&ids), &mut cache)
+            .unwrap();
+        let _ = loaded
+            .model
+            .logits(&h.narrow(1, n - 1, 1).unwrap())
+            .unwrap();
     }
     let s = t0.elapsed().as_secs_f64() / reps as f64;
     println!("{n}: {s:.3} s per prefill, {:.0} tok/s", n as f64 / s);

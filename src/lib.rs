@@ -14,7 +14,8 @@
 //! | [`sampling`] | `indievalue-sampling` | probe setups, evaluation set, demonstrations, tasks, training sets |
 //! | [`metrics`] | `indievalue-metrics` | predictions format, accuracy, Value Inequity Index, reports, plots |
 //! | [`baselines`] | `indievalue-baselines` | random, global majority, resemble top-1 and top-k |
-//! | [`llm`] | `indievalue-llm` | GGUF metadata, tokenizers, chat templates (the candle model comes next) |
+//! | [`llm`] | `indievalue-llm` | Llama-3.x on candle: loading (safetensors, hub, GGUF), tokenizers, chat templates |
+//! | [`probe`] | `indievalue-probe` | the paper's prompts, answer parsing, scoring and generative predictors |
 //!
 //! See `docs/ARCHITECTURE.md` for where things live and how data flows.
 //!
@@ -29,5 +30,6 @@ pub use indievalue_catalog as catalog;
 pub use indievalue_convert as convert;
 pub use indievalue_llm as llm;
 pub use indievalue_metrics as metrics;
+pub use indievalue_probe as probe;
 pub use indievalue_sampling as sampling;
 pub use indievalue_synth as synth;

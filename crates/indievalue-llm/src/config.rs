@@ -182,7 +182,7 @@ impl LlamaConfig {
             num_key_value_heads: hf.num_key_value_heads.unwrap_or(heads),
             head_dim: hf
                 .head_dim
-                .unwrap_or(if heads == 0 { 0 } else { hf.hidden_size / heads }),
+                .unwrap_or(hf.hidden_size.checked_div(heads).unwrap_or(0)),
             vocab_size: hf.vocab_size,
             rms_norm_eps: hf.rms_norm_eps,
             rope_theta: theta,
@@ -263,13 +263,13 @@ impl LlamaConfig {
         {
             return Err("sizes, layer and head counts must be positive".into());
         }
-        if c.num_attention_heads % c.num_key_value_heads != 0 {
+        if !c.num_attention_heads.is_multiple_of(c.num_key_value_heads) {
             return Err(format!(
                 "num_attention_heads {} is not a multiple of num_key_value_heads {}",
                 c.num_attention_heads, c.num_key_value_heads
             ));
         }
-        if c.head_dim == 0 || c.head_dim % 2 != 0 {
+        if c.head_dim == 0 || !c.head_dim.is_multiple_of(2) {
             return Err(format!("head_dim {} must be even and positive", c.head_dim));
         }
         if !(c.rms_norm_eps > 0.0 && c.rope_theta > 0.0) {

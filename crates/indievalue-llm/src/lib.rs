@@ -1,7 +1,28 @@
 //! # indievalue-llm
 //!
-//! The language-model layer of indievalue. This first part reads what a model ships besides its
-//! weights:
+//! The language-model layer of indievalue: Llama-3.x models on candle.
+//!
+//! - [`Llama`]: our own implementation, giving logits for every position, a [`KvCache`] whose
+//!   prefix many continuations share ([`Llama::forward_continuations`]), padded batches
+//!   ([`TokenBatch`]), f32/bf16/f16, CPU and (feature `cuda`) CUDA, and a training path whose
+//!   ops carry gradients ([`Kernels::Differentiable`]).
+//! - [`load_model`]: a safetensors directory (single or sharded), a Hugging Face hub repository
+//!   (through the hub cache and `hf-hub`) or a GGUF file dequantized on the CPU, with its
+//!   tokenizer and chat template; every failure is a typed [`Error`].
+//!
+//! ```
+//! use indievalue_llm::{DType, Device, Kernels, Llama, LlamaConfig, TokenBatch};
+//! let config = LlamaConfig::from_json_str(r#"{"hidden_size": 16, "intermediate_size": 32,
+//!     "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1,
+//!     "vocab_size": 10, "rms_norm_eps": 1e-5}"#, "inline").unwrap();
+//! let varmap = candle_nn::VarMap::new();
+//! let vb = candle_nn::VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+//! let model = Llama::from_var_builder(config, &vb, Kernels::Fused, 0.1).unwrap();
+//! let logits = model.forward_logits(&TokenBatch::single(&[1, 2, 3])).unwrap();
+//! assert_eq!(logits.dims(), &[1, 3, 10]);
+//! ```
+//!
+//! It also reads what a model ships besides its weights:
 //!
 //! - [`GgufMetadata`]: the key-value metadata of a GGUF file (architecture, hyper-parameters,
 //!   tokenizer vocabulary, chat template), read without loading any tensor.
@@ -29,6 +50,8 @@ mod load;
 mod model;
 mod tokenizer;
 
+/// candle itself, for callers composing tensor operations on model outputs.
+pub use candle_core;
 pub use candle_core::{DType, Device, Tensor};
 pub use chat::{ChatMessage, ChatTemplate};
 pub use config::{LlamaConfig, RopeScaling};

@@ -308,15 +308,14 @@ impl DirectoryFiles {
                 },
             }
         };
-        let config = fetch("config.json", true)?
-            .ok_or_else(|| hub_err("config.json", "missing".into()))?;
+        let config =
+            fetch("config.json", true)?.ok_or_else(|| hub_err("config.json", "missing".into()))?;
         let shards = match fetch("model.safetensors.index.json", false)? {
             Some(index) => {
                 let mut shards = Vec::new();
                 for name in shard_names(&index)? {
-                    shards.push(
-                        fetch(&name, true)?.ok_or_else(|| hub_err(&name, "missing".into()))?,
-                    );
+                    shards
+                        .push(fetch(&name, true)?.ok_or_else(|| hub_err(&name, "missing".into()))?);
                 }
                 shards
             }
@@ -369,10 +368,7 @@ fn load_safetensors(files: DirectoryFiles, options: &LoadOptions) -> Result<Load
         format!(
             "{} safetensors shards in {}",
             files.shards.len(),
-            files.shards[0]
-                .parent()
-                .unwrap_or(Path::new("."))
-                .display()
+            files.shards[0].parent().unwrap_or(Path::new(".")).display()
         )
     };
     let mut get = |name: &str, shape: &[usize]| -> Result<Tensor> {
@@ -464,7 +460,12 @@ fn load_safetensors(files: DirectoryFiles, options: &LoadOptions) -> Result<Load
 }
 
 fn add_end_of_turn_tokens(tok: &TextTokenizer, stop: &mut Vec<u32>) {
-    for t in ["<|eot_id|>", "<|end_of_text|>", "<|im_end|>", "<|endoftext|>"] {
+    for t in [
+        "<|eot_id|>",
+        "<|end_of_text|>",
+        "<|im_end|>",
+        "<|endoftext|>",
+    ] {
         if let Some(id) = tok.token_id(t) {
             stop.push(id);
         }
@@ -481,7 +482,9 @@ fn config_eos_ids(path: &Path) -> Result<Vec<u32>> {
         message: e.to_string(),
     })?;
     Ok(match json.get("eos_token_id") {
-        Some(serde_json::Value::Number(n)) => n.as_u64().map(|v| vec![v as u32]).unwrap_or_default(),
+        Some(serde_json::Value::Number(n)) => {
+            n.as_u64().map(|v| vec![v as u32]).unwrap_or_default()
+        }
         Some(serde_json::Value::Array(a)) => a
             .iter()
             .filter_map(|v| v.as_u64().map(|v| v as u32))

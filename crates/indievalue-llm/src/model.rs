@@ -90,7 +90,7 @@ impl TokenBatch {
 
     /// A batch from row-major ids and validity flags (`rows × len` each).
     pub fn from_parts(ids: Vec<u32>, valid: Vec<bool>, rows: usize) -> Result<TokenBatch> {
-        if rows == 0 || ids.len() != valid.len() || ids.len() % rows != 0 {
+        if rows == 0 || ids.len() != valid.len() || !ids.len().is_multiple_of(rows) {
             return Err(Error::Input(format!(
                 "{} ids and {} flags do not make {rows} equal rows",
                 ids.len(),
@@ -314,7 +314,10 @@ pub fn weight_shapes(c: &LlamaConfig) -> Vec<(String, Vec<usize>)> {
     let q = c.num_attention_heads * d;
     let kv = c.num_key_value_heads * d;
     let f = c.intermediate_size;
-    let mut out = vec![("model.embed_tokens.weight".to_owned(), vec![c.vocab_size, h])];
+    let mut out = vec![(
+        "model.embed_tokens.weight".to_owned(),
+        vec![c.vocab_size, h],
+    )];
     for i in 0..c.num_hidden_layers {
         let p = format!("model.layers.{i}");
         out.push((format!("{p}.input_layernorm.weight"), vec![h]));
@@ -543,7 +546,9 @@ impl Llama {
             start += n;
         }
         let hidden = if outputs.len() == 1 {
-            outputs.pop().ok_or_else(|| Error::Input("empty batch".into()))?
+            outputs
+                .pop()
+                .ok_or_else(|| Error::Input("empty batch".into()))?
         } else {
             Tensor::cat(&outputs, 1).map_err(candle("joining chunks"))?
         };
@@ -585,13 +590,20 @@ impl Llama {
             candle_core::bail!("token id {bad} outside the vocabulary of {vocab}");
         }
         let ids = Tensor::from_slice(&batch.ids, (batch.ids.len(),), &self.device)?;
-        self.embed
-            .index_select(&ids, 0)?
-            .reshape((batch.rows(), batch.len(), self.config.hidden_size))
+        self.embed.index_select(&ids, 0)?.reshape((
+            batch.rows(),
+            batch.len(),
+            self.config.hidden_size,
+        ))
     }
 
     /// cos and sin `[rows, len, head_dim / 2]` for the positions.
-    fn rotary(&self, positions: &[u32], rows: usize, len: usize) -> candle_core::Result<(Tensor, Tensor)> {
+    fn rotary(
+        &self,
+        positions: &[u32],
+        rows: usize,
+        len: usize,
+    ) -> candle_core::Result<(Tensor, Tensor)> {
         let half = self.inv_freq.len();
         let mut cos = Vec::with_capacity(positions.len() * half);
         let mut sin = Vec::with_capacity(positions.len() * half);
@@ -689,7 +701,9 @@ impl Llama {
         let (rows, n, _) = h.dims3()?;
         let d = c.head_dim;
         let heads = |x: Tensor, count: usize| -> candle_core::Result<Tensor> {
-            x.reshape((rows, n, count, d))?.transpose(1, 2)?.contiguous()
+            x.reshape((rows, n, count, d))?
+                .transpose(1, 2)?
+                .contiguous()
         };
         let (q, k, v) = match &block.projections {
             Projections::Separate { q, k, v, .. } => (q.forward(h)?, k.forward(h)?, v.forward(h)?),
@@ -715,7 +729,12 @@ impl Llama {
         Ok((q, k, v))
     }
 
-    fn masked_softmax(&self, scores: Tensor, mask: &Option<Tensor>, n: usize) -> candle_core::Result<Tensor> {
+    fn masked_softmax(
+        &self,
+        scores: Tensor,
+        mask: &Option<Tensor>,
+        n: usize,
+    ) -> candle_core::Result<Tensor> {
         let scores = match mask {
             None => scores,
             Some(m) => {
@@ -821,7 +840,10 @@ impl Llama {
             let (q, k, v) = self.qkv(block, &h, &cos, &sin)?;
             // All continuations' queries against the prefix keys in one product:
             // [1, kvh, rows·gn, d] × [1, kvh, d, p].
-            let q_all = q.transpose(0, 1)?.contiguous()?.reshape((1, kvh, rows * gn, d))?;
+            let q_all = q
+                .transpose(0, 1)?
+                .contiguous()?
+                .reshape((1, kvh, rows * gn, d))?;
             let prefix_scores = q_all
                 .matmul(&pk.t()?)?
                 .reshape((kvh, rows, gn, p))?

@@ -84,18 +84,22 @@ impl TextTokenizer {
             values
                 .iter()
                 .enumerate()
-                .map(|(i, v)| v.as_str().ok_or_else(|| err(format!("{key}[{i}] is not text"))))
+                .map(|(i, v)| {
+                    v.as_str()
+                        .ok_or_else(|| err(format!("{key}[{i}] is not text")))
+                })
                 .collect()
         };
         let tokens = strings("tokenizer.ggml.tokens")?;
         let merges = strings("tokenizer.ggml.merges")?;
-        let types: Vec<u64> = match meta.get("tokenizer.ggml.token_type").and_then(|v| v.as_array()) {
+        let types: Vec<u64> = match meta
+            .get("tokenizer.ggml.token_type")
+            .and_then(|v| v.as_array())
+        {
             Some(t) => t.iter().map(|v| v.as_u64().unwrap_or(1)).collect(),
             None => vec![1; tokens.len()],
         };
-        let byte_level = |regex: bool| {
-            serde_json::json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": regex})
-        };
+        let byte_level = |regex: bool| serde_json::json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": regex});
         let pre = meta.get_str("tokenizer.ggml.pre").unwrap_or("default");
         let pre_tokenizer = match pre {
             "gpt2" | "default" => byte_level(true),
@@ -112,12 +116,18 @@ impl TextTokenizer {
         };
         let mut vocab = serde_json::Map::new();
         let mut added = Vec::new();
-        for (id, (token, kind)) in tokens.iter().zip(types.iter().chain(std::iter::repeat(&1))).enumerate() {
+        for (id, (token, kind)) in tokens
+            .iter()
+            .zip(types.iter().chain(std::iter::repeat(&1)))
+            .enumerate()
+        {
             vocab.insert((*token).to_owned(), serde_json::json!(id));
             // 3: control (special), 4: user defined (added, not special).
             if *kind == 3 || *kind == 4 {
-                added.push(serde_json::json!({"id": id, "content": token, "single_word": false,
-                    "lstrip": false, "rstrip": false, "normalized": false, "special": *kind == 3}));
+                added.push(
+                    serde_json::json!({"id": id, "content": token, "single_word": false,
+                    "lstrip": false, "rstrip": false, "normalized": false, "special": *kind == 3}),
+                );
             }
         }
         let json = serde_json::json!({

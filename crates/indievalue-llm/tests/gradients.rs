@@ -78,7 +78,8 @@ fn check(tied: bool) {
             let mut shifted = |delta: f64| {
                 let mut v = flat.clone();
                 v[i] += delta;
-                var.set(&Tensor::from_vec(v, original.shape(), &Device::Cpu).unwrap()).unwrap();
+                var.set(&Tensor::from_vec(v, original.shape(), &Device::Cpu).unwrap())
+                    .unwrap();
                 loss(&model, &batch, &weights).to_scalar::<f64>().unwrap()
             };
             let numeric = (shifted(eps) - shifted(-eps)) / (2.0 * eps);
@@ -89,7 +90,10 @@ fn check(tied: bool) {
                 err < 1e-6,
                 "{name}[{i}] (tied {tied}): backprop {a}, finite differences {numeric}"
             );
-            assert!(a.abs() > 1e-9, "{name}[{i}]: the gradient is zero; the check would be vacuous");
+            assert!(
+                a.abs() > 1e-9,
+                "{name}[{i}]: the gradient is zero; the check would be vacuous"
+            );
             checked += 1;
         }
     }

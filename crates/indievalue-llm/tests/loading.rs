@@ -19,13 +19,20 @@ fn weights() -> HashMap<String, Tensor> {
 /// A model directory with the fixture's config and the given tensors.
 fn model_dir(tensors: &HashMap<String, Tensor>) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(fixture_dir().join("config.json"), dir.path().join("config.json")).unwrap();
+    std::fs::copy(
+        fixture_dir().join("config.json"),
+        dir.path().join("config.json"),
+    )
+    .unwrap();
     candle_core::safetensors::save(tensors, dir.path().join("model.safetensors")).unwrap();
     dir
 }
 
 fn load(dir: &Path) -> indievalue_llm::Result<indievalue_llm::LoadedModel> {
-    load_model(&ModelSource::Directory(dir.to_owned()), &LoadOptions::default())
+    load_model(
+        &ModelSource::Directory(dir.to_owned()),
+        &LoadOptions::default(),
+    )
 }
 
 fn logits(m: &indievalue_llm::LoadedModel) -> Vec<f32> {
@@ -42,16 +49,30 @@ fn logits(m: &indievalue_llm::LoadedModel) -> Vec<f32> {
 fn sharded_safetensors_load_like_one_file() {
     let all = weights();
     let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(fixture_dir().join("config.json"), dir.path().join("config.json")).unwrap();
+    std::fs::copy(
+        fixture_dir().join("config.json"),
+        dir.path().join("config.json"),
+    )
+    .unwrap();
     let (mut a, mut b) = (HashMap::new(), HashMap::new());
     let mut map = serde_json::Map::new();
     for (i, (name, t)) in all.iter().enumerate() {
-        let file = if i % 2 == 0 { "model-00001-of-00002.safetensors" } else { "model-00002-of-00002.safetensors" };
-        if i % 2 == 0 { a.insert(name.clone(), t.clone()); } else { b.insert(name.clone(), t.clone()); }
+        let file = if i % 2 == 0 {
+            "model-00001-of-00002.safetensors"
+        } else {
+            "model-00002-of-00002.safetensors"
+        };
+        if i % 2 == 0 {
+            a.insert(name.clone(), t.clone());
+        } else {
+            b.insert(name.clone(), t.clone());
+        }
         map.insert(name.clone(), serde_json::json!(file));
     }
-    candle_core::safetensors::save(&a, dir.path().join("model-00001-of-00002.safetensors")).unwrap();
-    candle_core::safetensors::save(&b, dir.path().join("model-00002-of-00002.safetensors")).unwrap();
+    candle_core::safetensors::save(&a, dir.path().join("model-00001-of-00002.safetensors"))
+        .unwrap();
+    candle_core::safetensors::save(&b, dir.path().join("model-00002-of-00002.safetensors"))
+        .unwrap();
     std::fs::write(
         dir.path().join("model.safetensors.index.json"),
         serde_json::json!({"metadata": {}, "weight_map": map}).to_string(),
@@ -75,23 +96,41 @@ fn hub_repositories_load_from_the_hub_cache() {
         std::fs::copy(fixture_dir().join(f), snapshot.join(f)).unwrap();
     }
     let options = LoadOptions {
-        hub: HubOptions { cache_dir: Some(cache.path().to_owned()), token: None, offline: true },
+        hub: HubOptions {
+            cache_dir: Some(cache.path().to_owned()),
+            token: None,
+            offline: true,
+        },
         ..LoadOptions::default()
     };
     let source = ModelSource::parse("someone/tiny-llama31");
     assert_eq!(
         source,
-        ModelSource::Hub { repo: "someone/tiny-llama31".into(), revision: "main".into() }
+        ModelSource::Hub {
+            repo: "someone/tiny-llama31".into(),
+            revision: "main".into()
+        }
     );
     let from_hub = load_model(&source, &options).unwrap();
     assert_eq!(logits(&from_hub), logits(&load(&fixture_dir()).unwrap()));
     assert!(from_hub.tokenizer.is_none());
-    assert!(!from_hub.own_chat_template, "no tokenizer_config.json: the Llama 3.1 fallback");
+    assert!(
+        !from_hub.own_chat_template,
+        "no tokenizer_config.json: the Llama 3.1 fallback"
+    );
 
     let missing = load_model(&ModelSource::parse("someone/other@v2"), &options);
     match missing {
-        Err(Error::Hub { repo, revision, file, .. }) => {
-            assert_eq!((repo.as_str(), revision.as_str(), file.as_str()), ("someone/other", "v2", "config.json"));
+        Err(Error::Hub {
+            repo,
+            revision,
+            file,
+            ..
+        }) => {
+            assert_eq!(
+                (repo.as_str(), revision.as_str(), file.as_str()),
+                ("someone/other", "v2", "config.json")
+            );
         }
         other => panic!("expected a hub error, got {:?}", other.err()),
     }
@@ -100,19 +139,29 @@ fn hub_repositories_load_from_the_hub_cache() {
 #[test]
 fn missing_files_and_bad_configs_are_typed_errors() {
     let dir = tempfile::tempdir().unwrap();
-    assert!(matches!(load(&dir.path().join("nope")), Err(Error::ModelFiles { .. })));
+    assert!(matches!(
+        load(&dir.path().join("nope")),
+        Err(Error::ModelFiles { .. })
+    ));
     match load(dir.path()) {
         Err(Error::ModelFiles { message, .. }) => assert!(message.contains("config.json")),
         other => panic!("{:?}", other.err()),
     }
-    std::fs::write(dir.path().join("config.json"), r#"{"model_type": "gpt2", "hidden_size": 8}"#).unwrap();
+    std::fs::write(
+        dir.path().join("config.json"),
+        r#"{"model_type": "gpt2", "hidden_size": 8}"#,
+    )
+    .unwrap();
     assert!(matches!(load(dir.path()), Err(Error::Config { .. })));
     let mut config: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(fixture_dir().join("config.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(fixture_dir().join("config.json")).unwrap())
+            .unwrap();
     config["num_key_value_heads"] = serde_json::json!(3);
     std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
     match load(dir.path()) {
-        Err(Error::Config { message, .. }) => assert!(message.contains("num_key_value_heads"), "{message}"),
+        Err(Error::Config { message, .. }) => {
+            assert!(message.contains("num_key_value_heads"), "{message}")
+        }
         other => panic!("{:?}", other.err()),
     }
     config["num_key_value_heads"] = serde_json::json!(2);
@@ -123,7 +172,10 @@ fn missing_files_and_bad_configs_are_typed_errors() {
     }
     let bad = load_model(
         &ModelSource::Directory(fixture_dir()),
-        &LoadOptions { dtype: DType::U8, ..LoadOptions::default() },
+        &LoadOptions {
+            dtype: DType::U8,
+            ..LoadOptions::default()
+        },
     );
     assert!(matches!(bad, Err(Error::Input(_))));
 }
@@ -141,16 +193,27 @@ fn bad_tensors_are_typed_errors_naming_the_tensor() {
         other => panic!("{:?}", other.err()),
     }
     let mut w = weights();
-    w.insert("model.layers.0.self_attn.k_proj.weight".into(), Tensor::zeros((64, 64), DType::F32, &Device::Cpu).unwrap());
+    w.insert(
+        "model.layers.0.self_attn.k_proj.weight".into(),
+        Tensor::zeros((64, 64), DType::F32, &Device::Cpu).unwrap(),
+    );
     match load(model_dir(&w).path()) {
-        Err(Error::TensorShape { name, expected, found, .. }) => {
+        Err(Error::TensorShape {
+            name,
+            expected,
+            found,
+            ..
+        }) => {
             assert_eq!(name, "model.layers.0.self_attn.k_proj.weight");
             assert_eq!((expected, found), (vec![32, 64], vec![64, 64]));
         }
         other => panic!("{:?}", other.err()),
     }
     let mut w = weights();
-    w.insert("model.norm.weight".into(), Tensor::zeros(64, DType::I64, &Device::Cpu).unwrap());
+    w.insert(
+        "model.norm.weight".into(),
+        Tensor::zeros(64, DType::I64, &Device::Cpu).unwrap(),
+    );
     match load(model_dir(&w).path()) {
         Err(Error::UnsupportedDtype { name, dtype, .. }) => {
             assert_eq!(name, "model.norm.weight");
@@ -172,7 +235,11 @@ fn bad_tensors_are_typed_errors_naming_the_tensor() {
 #[test]
 fn a_truncated_gguf_file_is_a_typed_error() {
     let source = model_cache_dir().join("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
-    assert!(source.exists(), "{} is missing: run scripts/fetch_models.sh (CI does)", source.display());
+    assert!(
+        source.exists(),
+        "{} is missing: run scripts/fetch_models.sh (CI does)",
+        source.display()
+    );
     let bytes = std::fs::read(&source).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let cut = dir.path().join("cut.gguf");

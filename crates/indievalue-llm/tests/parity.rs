@@ -26,7 +26,11 @@ fn expected() -> HashMap<String, Tensor> {
 }
 
 fn ids(t: &Tensor) -> Vec<u32> {
-    t.to_vec1::<i64>().unwrap().into_iter().map(|v| v as u32).collect()
+    t.to_vec1::<i64>()
+        .unwrap()
+        .into_iter()
+        .map(|v| v as u32)
+        .collect()
 }
 
 fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
@@ -53,7 +57,11 @@ fn every_position_matches_transformers() {
         let want = &e[&format!("single_{i}_logits")];
         let got = m.model.forward_logits(&TokenBatch::single(&input)).unwrap();
         let d = max_diff(&got.squeeze(0).unwrap(), want);
-        assert!(d < 1e-4, "sequence {i} ({} tokens): max |Δlogit| {d}", input.len());
+        assert!(
+            d < 1e-4,
+            "sequence {i} ({} tokens): max |Δlogit| {d}",
+            input.len()
+        );
     }
 }
 
@@ -65,8 +73,22 @@ fn padded_batches_match_transformers_at_valid_positions() {
         let input = &e[&format!("{side}_input_ids")];
         let mask = &e[&format!("{side}_attention_mask")];
         let (rows, len) = input.dims2().unwrap();
-        let ids: Vec<u32> = input.flatten_all().unwrap().to_vec1::<i64>().unwrap().iter().map(|&v| v as u32).collect();
-        let valid: Vec<bool> = mask.flatten_all().unwrap().to_vec1::<i64>().unwrap().iter().map(|&v| v == 1).collect();
+        let ids: Vec<u32> = input
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<i64>()
+            .unwrap()
+            .iter()
+            .map(|&v| v as u32)
+            .collect();
+        let valid: Vec<bool> = mask
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<i64>()
+            .unwrap()
+            .iter()
+            .map(|&v| v == 1)
+            .collect();
         let batch = TokenBatch::from_parts(ids, valid.clone(), rows).unwrap();
         let got = m.model.forward_logits(&batch).unwrap();
         let want = &e[&format!("{side}_logits")];
@@ -74,7 +96,10 @@ fn padded_batches_match_transformers_at_valid_positions() {
         for r in 0..rows {
             for t in 0..len {
                 if valid[r * len + t] {
-                    let d = max_diff(&got.get(r).unwrap().get(t).unwrap(), &want.get(r).unwrap().get(t).unwrap());
+                    let d = max_diff(
+                        &got.get(r).unwrap().get(t).unwrap(),
+                        &want.get(r).unwrap().get(t).unwrap(),
+                    );
                     assert!(d < 1e-4, "{side} batch row {r} position {t}: {d}");
                     checked += 1;
                 }
@@ -116,7 +141,10 @@ fn continuation_on_a_cached_prefix_equals_running_from_scratch() {
     m.forward(&TokenBatch::single(&prefix), &mut cache).unwrap();
     for (i, &t) in rest.iter().enumerate() {
         let h = m.forward(&TokenBatch::single(&[t]), &mut cache).unwrap();
-        let d = max_diff(&m.logits(&h).unwrap(), &scratch.narrow(1, 30 + i, 1).unwrap());
+        let d = max_diff(
+            &m.logits(&h).unwrap(),
+            &scratch.narrow(1, 30 + i, 1).unwrap(),
+        );
         assert!(d < 1e-4, "step {i}: {d}");
     }
 }
@@ -125,7 +153,12 @@ fn continuation_on_a_cached_prefix_equals_running_from_scratch() {
 fn shared_prefix_continuations_equal_their_runs_from_scratch() {
     let m = tiny(DType::F32).model;
     let prefix = random_ids(25, 3);
-    let continuations = vec![random_ids(6, 4), random_ids(2, 5), random_ids(9, 6), random_ids(1, 7)];
+    let continuations = vec![
+        random_ids(6, 4),
+        random_ids(2, 5),
+        random_ids(9, 6),
+        random_ids(1, 7),
+    ];
     let mut cache = m.new_cache(1);
     m.forward(&TokenBatch::single(&prefix), &mut cache).unwrap();
     let batch = TokenBatch::right_padded(&continuations, 0).unwrap();
@@ -148,7 +181,12 @@ fn chunked_prefill_equals_one_pass_and_padded_rows_equal_single_runs() {
     let rows = vec![random_ids(37, 8), random_ids(11, 9), random_ids(23, 10)];
     let singles: Vec<Tensor> = rows
         .iter()
-        .map(|r| m.forward_logits(&TokenBatch::single(r)).unwrap().squeeze(0).unwrap())
+        .map(|r| {
+            m.forward_logits(&TokenBatch::single(r))
+                .unwrap()
+                .squeeze(0)
+                .unwrap()
+        })
         .collect();
     for chunk in [5, 16, 1000] {
         m.set_prefill_chunk(chunk);
@@ -168,7 +206,8 @@ fn chunked_prefill_equals_one_pass_and_padded_rows_equal_single_runs() {
     // A padded batch continued with a cache keeps each row's positions.
     m.set_prefill_chunk(7);
     let mut cache = m.new_cache(3);
-    m.forward(&TokenBatch::left_padded(&rows, 0).unwrap(), &mut cache).unwrap();
+    m.forward(&TokenBatch::left_padded(&rows, 0).unwrap(), &mut cache)
+        .unwrap();
     let next = TokenBatch::from_parts(vec![5, 6, 7], vec![true; 3], 3).unwrap();
     let h = m.forward(&next, &mut cache).unwrap();
     let got = m.logits(&h).unwrap();
@@ -176,7 +215,10 @@ fn chunked_prefill_equals_one_pass_and_padded_rows_equal_single_runs() {
         let mut whole = row.clone();
         whole.push(5 + r as u32);
         let want = m.forward_logits(&TokenBatch::single(&whole)).unwrap();
-        let d = max_diff(&got.get(r).unwrap(), &want.get(0).unwrap().narrow(0, whole.len() - 1, 1).unwrap());
+        let d = max_diff(
+            &got.get(r).unwrap(),
+            &want.get(0).unwrap().narrow(0, whole.len() - 1, 1).unwrap(),
+        );
         assert!(d < 1e-4, "row {r} after a padded prefill: {d}");
     }
 }
@@ -184,7 +226,10 @@ fn chunked_prefill_equals_one_pass_and_padded_rows_equal_single_runs() {
 #[test]
 fn half_precision_runs_stay_close_to_f32() {
     let input = random_ids(20, 11);
-    let reference = tiny(DType::F32).model.forward_logits(&TokenBatch::single(&input)).unwrap();
+    let reference = tiny(DType::F32)
+        .model
+        .forward_logits(&TokenBatch::single(&input))
+        .unwrap();
     for dtype in [DType::BF16, DType::F16] {
         let m = tiny(dtype).model;
         assert_eq!(m.dtype(), dtype);
@@ -195,12 +240,33 @@ fn half_precision_runs_stay_close_to_f32() {
         assert!(d < 0.15, "{dtype:?}: max |Δlogit| {d}");
         let same_top1 = (0..20)
             .filter(|&t| {
-                let a = got.get(0).unwrap().get(t).unwrap().to_dtype(DType::F32).unwrap().argmax(0).unwrap().to_scalar::<u32>().unwrap();
-                let b = reference.get(0).unwrap().get(t).unwrap().argmax(0).unwrap().to_scalar::<u32>().unwrap();
+                let a = got
+                    .get(0)
+                    .unwrap()
+                    .get(t)
+                    .unwrap()
+                    .to_dtype(DType::F32)
+                    .unwrap()
+                    .argmax(0)
+                    .unwrap()
+                    .to_scalar::<u32>()
+                    .unwrap();
+                let b = reference
+                    .get(0)
+                    .unwrap()
+                    .get(t)
+                    .unwrap()
+                    .argmax(0)
+                    .unwrap()
+                    .to_scalar::<u32>()
+                    .unwrap();
                 a == b
             })
             .count();
-        assert!(same_top1 >= 17, "{dtype:?}: top-1 agrees at {same_top1}/20 positions");
+        assert!(
+            same_top1 >= 17,
+            "{dtype:?}: top-1 agrees at {same_top1}/20 positions"
+        );
     }
 }
 

@@ -29,9 +29,18 @@ fn smollm2() -> &'static LoadedModel {
 }
 
 fn last_logits(m: &LoadedModel, ids: &[u32]) -> Vec<f32> {
-    let hidden = m.model.forward(&TokenBatch::single(ids), &mut m.model.new_cache(1)).unwrap();
+    let hidden = m
+        .model
+        .forward(&TokenBatch::single(ids), &mut m.model.new_cache(1))
+        .unwrap();
     let last = hidden.narrow(1, ids.len() - 1, 1).unwrap();
-    m.model.logits(&last).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap()
+    m.model
+        .logits(&last)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap()
 }
 
 fn cosine(a: &[f32], b: &[f32]) -> f64 {
@@ -42,7 +51,9 @@ fn cosine(a: &[f32], b: &[f32]) -> f64 {
 }
 
 fn argmax(v: &[f32]) -> usize {
-    v.iter().enumerate().fold(0, |best, (i, &x)| if x > v[best] { i } else { best })
+    v.iter()
+        .enumerate()
+        .fold(0, |best, (i, &x)| if x > v[best] { i } else { best })
 }
 
 #[test]
@@ -69,7 +80,10 @@ fn smollm2_agrees_with_candle_quantized_llama() {
     for prompt in &prompts {
         let ids = tok.encode(prompt).unwrap();
         let ours = last_logits(m, &ids);
-        let input = Tensor::new(ids.as_slice(), &Device::Cpu).unwrap().unsqueeze(0).unwrap();
+        let input = Tensor::new(ids.as_slice(), &Device::Cpu)
+            .unwrap()
+            .unsqueeze(0)
+            .unwrap();
         let theirs = reference
             .forward(&input, 0)
             .unwrap()
@@ -85,8 +99,17 @@ fn smollm2_agrees_with_candle_quantized_llama() {
             idx.sort_by(|&a, &b| v[b].total_cmp(&v[a]));
             [(idx[0], v[idx[0]]), (idx[1], v[idx[1]])]
         };
-        eprintln!("{:?}: cosine {cos:.5}, ours {:?} candle {:?}", &prompt[..20.min(prompt.len())], top2(&ours), top2(&theirs));
-        assert_eq!(argmax(&ours), argmax(&theirs), "top-1 differs for {prompt:?}");
+        eprintln!(
+            "{:?}: cosine {cos:.5}, ours {:?} candle {:?}",
+            &prompt[..20.min(prompt.len())],
+            top2(&ours),
+            top2(&theirs)
+        );
+        assert_eq!(
+            argmax(&ours),
+            argmax(&theirs),
+            "top-1 differs for {prompt:?}"
+        );
         top1_agree += 1;
         assert!(cos > 0.99, "cosine {cos} for {prompt:?}");
     }
@@ -96,15 +119,25 @@ fn smollm2_agrees_with_candle_quantized_llama() {
     // (quantized) logits. Cosine stays high there too.
     let ids = tok.encode(&chat).unwrap();
     let ours = last_logits(m, &ids);
-    let input = Tensor::new(ids.as_slice(), &Device::Cpu).unwrap().unsqueeze(0).unwrap();
-    let theirs = reference.forward(&input, 0).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let input = Tensor::new(ids.as_slice(), &Device::Cpu)
+        .unwrap()
+        .unsqueeze(0)
+        .unwrap();
+    let theirs = reference
+        .forward(&input, 0)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
     assert!(cosine(&ours, &theirs) > 0.99);
 }
 
 #[test]
 fn smollm2_matches_transformers_dequantized_model() {
     let m = smollm2();
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/llm/smollm2_reference.safetensors");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/llm/smollm2_reference.safetensors");
     let e = candle_core::safetensors::load(path, &Device::Cpu).unwrap();
     for i in 0..3 {
         let ids: Vec<u32> = e[&format!("prompt_{i}_input_ids")]
@@ -113,11 +146,20 @@ fn smollm2_matches_transformers_dequantized_model() {
             .into_iter()
             .map(|v| v as u32)
             .collect();
-        let want = e[&format!("prompt_{i}_last_logits")].to_vec1::<f32>().unwrap();
+        let want = e[&format!("prompt_{i}_last_logits")]
+            .to_vec1::<f32>()
+            .unwrap();
         let got = last_logits(m, &ids);
-        let max = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        let max = got
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
         let cos = cosine(&got, &want);
-        eprintln!("prompt {i} ({} tokens): max |Δlogit| {max:.2e}, cosine {cos:.7}", ids.len());
+        eprintln!(
+            "prompt {i} ({} tokens): max |Δlogit| {max:.2e}, cosine {cos:.7}",
+            ids.len()
+        );
         assert_eq!(argmax(&got), argmax(&want), "prompt {i}: top-1");
         assert!(max < 2e-3, "prompt {i}: max |Δlogit| {max}");
     }
@@ -127,14 +169,21 @@ fn smollm2_matches_transformers_dequantized_model() {
 fn smollm2_gguf_tokenizer_matches_transformers_conversion() {
     let m = smollm2();
     let tok = m.tokenizer.as_ref().unwrap();
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/llm/smollm2_gguf_tokenizer.json");
-    let fixture: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/llm/smollm2_gguf_tokenizer.json");
+    let fixture: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let strings = fixture["strings"].as_array().unwrap();
     let ids = fixture["ids"].as_array().unwrap();
     assert!(strings.len() >= 8);
     for (s, want) in strings.iter().zip(ids) {
         let s = s.as_str().unwrap();
-        let want: Vec<u32> = want.as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+        let want: Vec<u32> = want
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as u32)
+            .collect();
         assert_eq!(tok.encode(s).unwrap(), want, "{s:?}");
         assert_eq!(tok.decode(&want).unwrap(), s);
     }
@@ -145,10 +194,18 @@ fn smollm2_gguf_tokenizer_matches_transformers_conversion() {
 fn smollm2_chat_template_and_stop_tokens_come_from_the_gguf() {
     let m = smollm2();
     assert!(m.own_chat_template);
-    let text = m.chat_template.render(&[ChatMessage::user("Hi")], true).unwrap();
+    let text = m
+        .chat_template
+        .render(&[ChatMessage::user("Hi")], true)
+        .unwrap();
     assert!(text.contains("<|im_start|>user\nHi<|im_end|>\n"), "{text}");
     assert!(text.ends_with("<|im_start|>assistant\n"), "{text}");
-    let im_end = m.tokenizer.as_ref().unwrap().token_id("<|im_end|>").unwrap();
+    let im_end = m
+        .tokenizer
+        .as_ref()
+        .unwrap()
+        .token_id("<|im_end|>")
+        .unwrap();
     assert!(m.stop_tokens.contains(&im_end), "{:?}", m.stop_tokens);
     assert!(m.model.config().tie_word_embeddings);
     assert_eq!(m.model.config().num_key_value_heads, 3);

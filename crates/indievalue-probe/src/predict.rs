@@ -1,0 +1,564 @@
+//! Predictors that run a language model on probe tasks and produce the shared predictions.
+
+use crate::parse::{ParsedAnswer, parse_answer};
+use crate::prompt::PromptBuilder;
+use crate::{Error, Result};
+use indievalue_catalog::Catalog;
+use indievalue_catalog::rng::{Rng, label};
+use indievalue_llm::{ChatMessage, DType, KvCache, LoadedModel, Tensor, TextTokenizer, TokenBatch};
+use indievalue_metrics::Prediction;
+use indievalue_sampling::ProbeTask;
+use serde::{Deserialize, Serialize};
+
+fn llm(context: &str) -> impl FnOnce(indievalue_llm::Error) -> Error + '_ {
+    move |source| Error::Model {
+        context: context.to_owned(),
+        source: Box::new(source),
+    }
+}
+
+fn tensor(context: &str) -> impl FnOnce(indievalue_llm::candle_core::Error) -> Error + '_ {
+    move |source| Error::Model {
+        context: context.to_owned(),
+        source: Box::new(indievalue_llm::Error::Candle {
+            context: context.to_owned(),
+            source,
+        }),
+    }
+}
+
+fn tokenizer(model: &LoadedModel) -> Result<&TextTokenizer> {
+    model
+        .tokenizer
+        .as_ref()
+        .ok_or_else(|| Error::Task("the model has no tokenizer".into()))
+}
+
+/// What one question of a scored task needs: the tokens after the shared prefix, and how each
+/// option's label continues them.
+struct QuestionPlan {
+    /// Tokens after the shared prefix, up to where the options' labels diverge.
+    continuation: Vec<u32>,
+    /// Per option, the label's tokens (usually one).
+    labels: Vec<Vec<u32>>,
+}
+
+/// A task scored: predictions with probabilities, and token counts.
+#[derive(Debug, Clone)]
+pub struct ScoredTask {
+    /// One prediction per probe, in probe order, each with a probability per option.
+    pub predictions: Vec<Prediction>,
+    /// Tokens of the shared prefix.
+    pub prefix_tokens: usize,
+    /// Tokens run after the prefix, all questions together (padding excluded).
+    pub continuation_tokens: usize,
+}
+
+/// The fast, deterministic predictor: every option of every probe question gets a probability,
+/// from one shared prefix per (person, setup), without generation.
+///
+/// What is scored: each probe is asked with the training prompt of Appendix C.1 (the known
+/// statements, then the question's `Option i: statement` lines) as the user turn of the model's
+/// chat template, and the assistant's answer is taken to start with `Option `. The score of
+/// option `k` is the probability of the tokens of its label `k` at that point (one token in
+/// Llama 3 and SmolLM2 tokenizers for labels up to 9; a longer label's tokens are multiplied,
+/// no length normalisation), renormalised over the question's options. The prefix (everything
+/// up to the question's options, the same for all 39 probes) is run once; the 39 continuations
+/// read its keys and values in place, in batches of [`ScoringPredictor::batch_rows`].
+pub struct ScoringPredictor<'a> {
+    model: &'a LoadedModel,
+    prompts: PromptBuilder<'a>,
+    /// Continuations run together (default 8).
+    pub batch_rows: usize,
+}
+
+impl<'a> ScoringPredictor<'a> {
+    /// A predictor for tasks of `catalog`.
+    pub fn new(model: &'a LoadedModel, catalog: &'a Catalog) -> ScoringPredictor<'a> {
+        ScoringPredictor {
+            model,
+            prompts: PromptBuilder::new(catalog),
+            batch_rows: 8,
+        }
+    }
+
+    /// The full chat text of probe `q` followed by `Option {k}`, for every option.
+    fn texts(&self, task: &ProbeTask) -> Result<Vec<Vec<String>>> {
+        let known = self.prompts.known_statements(task)?;
+        task.probes
+            .iter()
+            .map(|probe| {
+                let user = self.prompts.question_prompt_with(&known, task, probe)?;
+                let chat = self
+                    .model
+                    .chat_template
+                    .render(&[ChatMessage::user(user)], true)
+                    .map_err(llm("rendering the chat template"))?;
+                Ok((1..=usize::from(probe.options))
+                    .map(|k| format!("{chat}Option {k}"))
+                    .collect())
+            })
+            .collect()
+    }
+
+    /// Token ids of the shared prefix and every question's plan.
+    fn plan(&self, task: &ProbeTask) -> Result<(Vec<u32>, Vec<QuestionPlan>)> {
+        if task.probes.is_empty() {
+            return Err(Error::Task(format!(
+                "person {} setup {}: no probes",
+                task.person, task.setup
+            )));
+        }
+        let tok = tokenizer(self.model)?;
+        let texts = self.texts(task)?;
+        // The common text of all questions, cut after its last line end (a token boundary in
+        // byte-level BPE tokenizers; checked below).
+        let first = &texts[0][0];
+        let mut common = first.len();
+        for t in texts.iter().flatten() {
+            common = common.min(
+                first
+                    .bytes()
+                    .zip(t.bytes())
+                    .take_while(|(a, b)| a == b)
+                    .count(),
+            );
+        }
+        let cut = first[..common].rfind('\n').map_or(0, |i| i + 1);
+        let encode = |s: &str| tok.encode(s).map_err(llm("tokenizing"));
+        let prefix = encode(&first[..cut])?;
+        let mut plans = Vec::with_capacity(texts.len());
+        for (q, options) in texts.iter().enumerate() {
+            let rests: Vec<Vec<u32>> = options
+                .iter()
+                .map(|t| encode(&t[cut..]))
+                .collect::<Result<_>>()?;
+            if q == 0 {
+                // The split must not change the tokens.
+                let whole = encode(&options[0])?;
+                let joined: Vec<u32> = prefix.iter().chain(&rests[0]).copied().collect();
+                if whole != joined {
+                    return Err(Error::Task(
+                        "the tokenizer does not split the prompt at a line end; cannot share a prefix"
+                            .into(),
+                    ));
+                }
+            }
+            let shared = (0..rests[0].len())
+                .take_while(|&i| rests.iter().all(|r| r.get(i) == rests[0].get(i)))
+                .count();
+            if shared == 0 || rests.iter().any(|r| r.len() == shared) {
+                return Err(Error::Task(format!(
+                    "question {}: option labels do not tokenize apart",
+                    task.probes[q].question
+                )));
+            }
+            plans.push(QuestionPlan {
+                continuation: rests[0][..shared].to_vec(),
+                labels: rests.iter().map(|r| r[shared..].to_vec()).collect(),
+            });
+        }
+        if prefix.is_empty() {
+            return Err(Error::Task("the questions share no prefix".into()));
+        }
+        Ok((prefix, plans))
+    }
+
+    /// Rows to run after the prefix: per question, the continuation, and for labels longer
+    /// than one token one extra row per option (continuation + label but its last token).
+    fn rows(plans: &[QuestionPlan]) -> Vec<(usize, Option<usize>, Vec<u32>)> {
+        let mut rows = Vec::new();
+        for (q, p) in plans.iter().enumerate() {
+            rows.push((q, None, p.continuation.clone()));
+            for (k, l) in p.labels.iter().enumerate() {
+                if l.len() > 1 {
+                    let mut r = p.continuation.clone();
+                    r.extend_from_slice(&l[..l.len() - 1]);
+                    rows.push((q, Some(k), r));
+                }
+            }
+        }
+        rows
+    }
+
+    /// Log-probabilities (f32) over the vocabulary at the given positions of `hidden` rows.
+    fn log_probs(&self, hidden: &Tensor, picks: &[(usize, usize)]) -> Result<Vec<Vec<f32>>> {
+        let m = &self.model.model;
+        picks
+            .iter()
+            .map(|&(row, pos)| {
+                let h = hidden
+                    .get(row)
+                    .and_then(|r| r.narrow(0, pos, 1))
+                    .map_err(tensor("selecting a position"))?;
+                let logits = m.logits(&h).map_err(llm("output projection"))?;
+                candle_nn_log_softmax(&logits)
+            })
+            .collect()
+    }
+
+    /// Combines label token log-probabilities into option probabilities.
+    fn finish(
+        task: &ProbeTask,
+        plans: &[QuestionPlan],
+        rows: &[(usize, Option<usize>, Vec<u32>)],
+        row_log_probs: &[Vec<Vec<f32>>],
+    ) -> Vec<Prediction> {
+        plans
+            .iter()
+            .enumerate()
+            .map(|(q, plan)| {
+                let base = rows
+                    .iter()
+                    .position(|r| r.0 == q && r.1.is_none())
+                    .unwrap_or(0);
+                let scores: Vec<f64> = plan
+                    .labels
+                    .iter()
+                    .enumerate()
+                    .map(|(k, label)| {
+                        // First label token from the continuation's last position.
+                        let first = &row_log_probs[base];
+                        let last_of_base = first.len() - 1;
+                        let mut lp = f64::from(first[last_of_base][label[0] as usize]);
+                        if label.len() > 1
+                            && let Some(i) = rows.iter().position(|r| r.0 == q && r.1 == Some(k))
+                        {
+                            let lps = &row_log_probs[i];
+                            let start = lps.len() - (label.len() - 1);
+                            for (j, &t) in label[1..].iter().enumerate() {
+                                lp += f64::from(lps[start + j][t as usize]);
+                            }
+                        }
+                        lp
+                    })
+                    .collect();
+                let max = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                let exp: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
+                let sum: f64 = exp.iter().sum();
+                let probs: Vec<f32> = exp.iter().map(|e| (e / sum) as f32).collect();
+                let predicted = probs
+                    .iter()
+                    .enumerate()
+                    .fold(0, |best, (i, &p)| if p > probs[best] { i } else { best });
+                let probe = &task.probes[q];
+                Prediction {
+                    person: task.person,
+                    setup: task.setup,
+                    question: probe.question.clone(),
+                    granularity: task.probe_granularity,
+                    predicted: Some(predicted as u8),
+                    gold: probe.gold,
+                    probabilities: Some(probs),
+                }
+            })
+            .collect()
+    }
+
+    /// Positions whose log-probabilities a row needs: the last, and for label rows the label's
+    /// positions.
+    fn picks(rows: &[(usize, Option<usize>, Vec<u32>)], plans: &[QuestionPlan]) -> Vec<Vec<usize>> {
+        rows.iter()
+            .map(|(q, k, r)| match k {
+                None => vec![r.len() - 1],
+                Some(k) => {
+                    let n = plans[*q].labels[*k].len() - 1;
+                    (r.len() - 1 - n..r.len()).collect()
+                }
+            })
+            .collect()
+    }
+
+    /// Scores a task from one shared prefix.
+    pub fn score(&self, task: &ProbeTask) -> Result<ScoredTask> {
+        let (prefix, plans) = self.plan(task)?;
+        let m = &self.model.model;
+        let mut cache = m.new_cache(1);
+        m.forward(&TokenBatch::single(&prefix), &mut cache)
+            .map_err(llm("running the shared prefix"))?;
+        let rows = Self::rows(&plans);
+        let picks = Self::picks(&rows, &plans);
+        let mut row_log_probs = Vec::with_capacity(rows.len());
+        for (chunk, chunk_picks) in rows
+            .chunks(self.batch_rows.max(1))
+            .zip(picks.chunks(self.batch_rows.max(1)))
+        {
+            let ids: Vec<Vec<u32>> = chunk.iter().map(|r| r.2.clone()).collect();
+            let batch = TokenBatch::right_padded(&ids, 0).map_err(llm("batching"))?;
+            let hidden = m
+                .forward_continuations(&cache, &batch)
+                .map_err(llm("running continuations"))?;
+            for (row, positions) in chunk_picks.iter().enumerate() {
+                let pairs: Vec<(usize, usize)> = positions.iter().map(|&p| (row, p)).collect();
+                row_log_probs.push(self.log_probs(&hidden, &pairs)?);
+            }
+        }
+        Ok(ScoredTask {
+            predictions: Self::finish(task, &plans, &rows, &row_log_probs),
+            prefix_tokens: prefix.len(),
+            continuation_tokens: rows.iter().map(|r| r.2.len()).sum(),
+        })
+    }
+
+    /// Scores a task running every question from scratch (a fresh cache per row): the
+    /// reference the shared-prefix path must equal, and the baseline it is benchmarked against.
+    pub fn score_fresh(&self, task: &ProbeTask) -> Result<ScoredTask> {
+        let (prefix, plans) = self.plan(task)?;
+        let m = &self.model.model;
+        let rows = Self::rows(&plans);
+        let picks = Self::picks(&rows, &plans);
+        let mut row_log_probs = Vec::with_capacity(rows.len());
+        for (row, positions) in rows.iter().zip(&picks) {
+            let whole: Vec<u32> = prefix.iter().chain(&row.2).copied().collect();
+            let mut cache: KvCache = m.new_cache(1);
+            let hidden = m
+                .forward(&TokenBatch::single(&whole), &mut cache)
+                .map_err(llm("running a question"))?;
+            let pairs: Vec<(usize, usize)> =
+                positions.iter().map(|&p| (0, prefix.len() + p)).collect();
+            row_log_probs.push(self.log_probs(&hidden, &pairs)?);
+        }
+        Ok(ScoredTask {
+            predictions: Self::finish(task, &plans, &rows, &row_log_probs),
+            prefix_tokens: prefix.len(),
+            continuation_tokens: rows.iter().map(|r| r.2.len()).sum(),
+        })
+    }
+}
+
+/// Log-softmax of `[1, vocab]` logits, as f32 values.
+fn candle_nn_log_softmax(logits: &Tensor) -> Result<Vec<f32>> {
+    let v = logits
+        .flatten_all()
+        .and_then(|t| t.to_dtype(DType::F32))
+        .and_then(|t| t.to_vec1::<f32>())
+        .map_err(tensor("reading logits"))?;
+    let max = v.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f64 = v.iter().map(|&x| f64::from(x - max).exp()).sum();
+    let log_sum = sum.ln() as f32 + max;
+    Ok(v.into_iter().map(|x| x - log_sum).collect())
+}
+
+/// Settings of generative probing.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GenerationSettings {
+    /// Most tokens generated per attempt.
+    pub max_new_tokens: usize,
+    /// Extra attempts when an answer leaves groups without a valid choice.
+    pub retries: usize,
+    /// Sampling temperature of the retries (the first attempt is greedy).
+    pub retry_temperature: f64,
+    /// Seed of the retries' sampling (streams derived per person, setup and attempt).
+    pub seed: u64,
+}
+
+impl Default for GenerationSettings {
+    /// 2,048 new tokens, 2 retries at temperature 0.7, seed 0.
+    fn default() -> Self {
+        GenerationSettings {
+            max_new_tokens: 2048,
+            retries: 2,
+            retry_temperature: 0.7,
+            seed: 0,
+        }
+    }
+}
+
+/// One attempt of generative probing.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Attempt {
+    /// 0 for greedy decoding.
+    pub temperature: f64,
+    /// The raw answer.
+    pub answer: String,
+    /// Tokens generated.
+    pub tokens: usize,
+    /// Whether generation stopped at the token limit.
+    pub hit_limit: bool,
+    /// The parse.
+    pub parsed: ParsedAnswer,
+}
+
+/// A task probed generatively.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GeneratedTask {
+    /// The person.
+    pub person: i64,
+    /// The setup.
+    pub setup: usize,
+    /// Prompt tokens.
+    pub prompt_tokens: usize,
+    /// Every attempt, in order; the predictions come from the one with most valid groups
+    /// (the earliest among equals).
+    pub attempts: Vec<Attempt>,
+    /// One prediction per probe (`None` where the chosen attempt has no valid choice).
+    pub predictions: Vec<Prediction>,
+}
+
+/// The paper's protocol: the probing prompt of Appendix B.1, greedy decoding to a token limit,
+/// then the JSON answer parsed by key. Answers leaving groups without a valid choice are retried
+/// up to [`GenerationSettings::retries`] times with sampling at
+/// [`GenerationSettings::retry_temperature`]; every attempt is recorded.
+pub struct GenerativePredictor<'a> {
+    model: &'a LoadedModel,
+    prompts: PromptBuilder<'a>,
+    settings: GenerationSettings,
+}
+
+impl<'a> GenerativePredictor<'a> {
+    /// A predictor for tasks of `catalog`.
+    pub fn new(
+        model: &'a LoadedModel,
+        catalog: &'a Catalog,
+        settings: GenerationSettings,
+    ) -> GenerativePredictor<'a> {
+        GenerativePredictor {
+            model,
+            prompts: PromptBuilder::new(catalog),
+            settings,
+        }
+    }
+
+    /// Token ids of the task's chat-rendered probing prompt.
+    pub fn prompt_tokens(&self, task: &ProbeTask) -> Result<Vec<u32>> {
+        let user = self.prompts.probing_prompt(task)?;
+        let text = self
+            .model
+            .chat_template
+            .render(&[ChatMessage::user(user)], true)
+            .map_err(llm("rendering the chat template"))?;
+        tokenizer(self.model)?
+            .encode(&text)
+            .map_err(llm("tokenizing"))
+    }
+
+    /// Generates from a prompt already in `cache`; `next` holds the prompt's last-position
+    /// log-probabilities.
+    fn generate(
+        &self,
+        prompt_cache: &KvCache,
+        first: &[f32],
+        temperature: f64,
+        rng: &mut Rng,
+    ) -> Result<(Vec<u32>, bool)> {
+        let m = &self.model.model;
+        let mut cache = prompt_cache.clone();
+        let mut out = Vec::new();
+        let mut log_probs = first.to_vec();
+        loop {
+            let next = choose(&log_probs, temperature, rng);
+            if self.model.stop_tokens.contains(&next) {
+                return Ok((out, false));
+            }
+            out.push(next);
+            if out.len() >= self.settings.max_new_tokens {
+                return Ok((out, true));
+            }
+            let hidden = m
+                .forward(&TokenBatch::single(&[next]), &mut cache)
+                .map_err(llm("decoding"))?;
+            let logits = m.logits(&hidden).map_err(llm("output projection"))?;
+            log_probs = candle_nn_log_softmax(&logits)?;
+        }
+    }
+
+    /// Probes a task.
+    pub fn probe(&self, task: &ProbeTask) -> Result<GeneratedTask> {
+        let prompt = self.prompt_tokens(task)?;
+        let m = &self.model.model;
+        let mut cache = m.new_cache(1);
+        let hidden = m
+            .forward(&TokenBatch::single(&prompt), &mut cache)
+            .map_err(llm("running the prompt"))?;
+        let last = hidden
+            .narrow(1, prompt.len() - 1, 1)
+            .map_err(tensor("last position"))?;
+        let first = candle_nn_log_softmax(&m.logits(&last).map_err(llm("output projection"))?)?;
+        let options: Vec<u8> = task.probes.iter().map(|p| p.options).collect();
+        let tok = tokenizer(self.model)?;
+        let mut attempts: Vec<Attempt> = Vec::new();
+        for attempt in 0..=self.settings.retries {
+            let temperature = if attempt == 0 {
+                0.0
+            } else {
+                self.settings.retry_temperature
+            };
+            let mut rng = Rng::derive(
+                self.settings.seed,
+                &[
+                    label("generative-retry"),
+                    task.person as u64,
+                    task.setup as u64,
+                    attempt as u64,
+                ],
+            );
+            let (tokens, hit_limit) = self.generate(&cache, &first, temperature, &mut rng)?;
+            let answer = tok.decode(&tokens).map_err(llm("decoding tokens"))?;
+            let parsed = parse_answer(&answer, &options);
+            let complete = parsed.valid() == options.len();
+            attempts.push(Attempt {
+                temperature,
+                answer,
+                tokens: tokens.len(),
+                hit_limit,
+                parsed,
+            });
+            if complete {
+                break;
+            }
+        }
+        let best = attempts.iter().enumerate().fold(0, |b, (i, a)| {
+            if a.parsed.valid() > attempts[b].parsed.valid() {
+                i
+            } else {
+                b
+            }
+        });
+        let chosen = &attempts[best].parsed;
+        let predictions = task
+            .probes
+            .iter()
+            .zip(&chosen.groups)
+            .map(|(probe, g)| Prediction {
+                person: task.person,
+                setup: task.setup,
+                question: probe.question.clone(),
+                granularity: task.probe_granularity,
+                predicted: g.as_ref().ok().copied(),
+                gold: probe.gold,
+                probabilities: None,
+            })
+            .collect();
+        Ok(GeneratedTask {
+            person: task.person,
+            setup: task.setup,
+            prompt_tokens: prompt.len(),
+            attempts,
+            predictions,
+        })
+    }
+}
+
+/// Greedy (temperature 0) or sampled choice of the next token.
+fn choose(log_probs: &[f32], temperature: f64, rng: &mut Rng) -> u32 {
+    if temperature <= 0.0 {
+        return log_probs
+            .iter()
+            .enumerate()
+            .fold(0, |b, (i, &x)| if x > log_probs[b] { i } else { b }) as u32;
+    }
+    let max = log_probs.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+    let weights: Vec<f64> = log_probs
+        .iter()
+        .map(|&x| (f64::from(x - max) / temperature).exp())
+        .collect();
+    let total: f64 = weights.iter().sum();
+    let mut u = rng.unit() * total;
+    for (i, w) in weights.iter().enumerate() {
+        u -= w;
+        if u <= 0.0 {
+            return i as u32;
+        }
+    }
+    (weights.len() - 1) as u32
+}
