@@ -75,7 +75,7 @@ fn check(tied: bool) {
         };
         for &i in &picks {
             let eps = 1e-5;
-            let mut shifted = |delta: f64| {
+            let shifted = |delta: f64| {
                 let mut v = flat.clone();
                 v[i] += delta;
                 var.set(&Tensor::from_vec(v, original.shape(), &Device::Cpu).unwrap())

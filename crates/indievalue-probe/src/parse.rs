@@ -91,11 +91,15 @@ fn candidates(answer: &str) -> impl Iterator<Item = &str> {
 /// assert_eq!(parsed.groups[2], Err(GroupFailure::Missing));
 /// ```
 pub fn parse_answer(answer: &str, options: &[u8]) -> ParsedAnswer {
-    let entries = candidates(answer).find_map(|text| serde_json::from_str::<Entries>(text).ok());
+    // The first candidate object that names at least one group (an inner object such as
+    // `{"choice": ...}` of a truncated answer is not an answer).
+    let entries = candidates(answer)
+        .filter_map(|text| serde_json::from_str::<Entries>(text).ok())
+        .find(|e| e.0.iter().any(|(k, _)| group_number(k).is_some()));
     let Some(Entries(entries)) = entries else {
         let detail = match serde_json::from_str::<serde_json::Value>(answer.trim()) {
             Err(e) => e.to_string(),
-            Ok(_) => "not a JSON object".into(),
+            Ok(_) => "no JSON object naming a group".into(),
         };
         return ParsedAnswer {
             groups: vec![Err(GroupFailure::NoJson(detail)); options.len()],

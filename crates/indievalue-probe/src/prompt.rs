@@ -98,7 +98,7 @@ Now, let's begin the task! Make sure to follow the format requirement. Only repl
 ```
 ";
 
-const TRAINING_INTRO: &str = "You will first receive a list of known statements from Person A, illustrating Person A's values and preferences. You will then be presented with a group of new statements. Your task is to select the one statement you believe Person A is most likely to agree with or express.
+const TRAINING_INTRO: &str = "You will first receive a list of known statements from Person A, illustrating Person A’s values and preferences. You will then be presented with a group of new statements. Your task is to select the one statement you believe Person A is most likely to agree with or express.
 
 [Known statements]:
 
