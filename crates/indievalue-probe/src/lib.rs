@@ -17,12 +17,14 @@
 mod parse;
 mod predict;
 mod prompt;
+mod run;
 
 pub use parse::{GroupFailure, ParsedAnswer, parse_answer};
 pub use predict::{
     Attempt, GeneratedTask, GenerationSettings, GenerativePredictor, ScoredTask, ScoringPredictor,
 };
 pub use prompt::{PromptBuilder, display_statement, group_key, option_key};
+pub use run::{ProbeMode, ProbeRun, RunOutcome, TaskDone};
 
 /// Errors of probing.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +33,20 @@ pub enum Error {
     /// A task does not fit the catalog or the model.
     #[error("task: {0}")]
     Task(String),
+    /// Reading or writing a result file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A predictions file could not be read or written.
+    #[error(transparent)]
+    Metrics(#[from] indievalue_metrics::Error),
+    /// An earlier run's output cannot be resumed.
+    #[error("resume: {0}")]
+    Resume(String),
     /// The model failed.
     #[error("{context}: {source}")]
     Model {

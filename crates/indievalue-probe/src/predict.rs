@@ -340,7 +340,7 @@ fn candle_nn_log_softmax(logits: &Tensor) -> Result<Vec<f32>> {
 }
 
 /// Settings of generative probing.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GenerationSettings {
     /// Most tokens generated per attempt.
     pub max_new_tokens: usize,

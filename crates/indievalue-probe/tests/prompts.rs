@@ -29,8 +29,16 @@ fn task() -> ProbeTask {
             statement: 2,
         }],
         probes: vec![
-            Probe { question: "T1".into(), options: 2, gold: 0 },
-            Probe { question: "T3".into(), options: 2, gold: 1 },
+            Probe {
+                question: "T1".into(),
+                options: 2,
+                gold: 0,
+            },
+            Probe {
+                question: "T3".into(),
+                options: 2,
+                gold: 1,
+            },
         ],
     }
 }
@@ -46,7 +54,11 @@ fn probing_prompt_matches_appendix_b1() {
     let got = prompts.probing_prompt(&task()).unwrap();
     let want = expected("probing_prompt.txt");
     if got != want {
-        let at = got.bytes().zip(want.bytes()).take_while(|(a, b)| a == b).count();
+        let at = got
+            .bytes()
+            .zip(want.bytes())
+            .take_while(|(a, b)| a == b)
+            .count();
         panic!(
             "differs at byte {at}:\n got: {:?}\nwant: {:?}",
             &got[at.saturating_sub(40)..(at + 60).min(got.len())],
@@ -60,7 +72,10 @@ fn question_prompt_and_answer_match_appendix_c1() {
     let catalog = Catalog::load(root().join("fixtures/tiny-meta")).unwrap();
     let prompts = PromptBuilder::new(&catalog);
     let t = task();
-    assert_eq!(prompts.question_prompt(&t, &t.probes[1]).unwrap(), expected("question_prompt.txt"));
+    assert_eq!(
+        prompts.question_prompt(&t, &t.probes[1]).unwrap(),
+        expected("question_prompt.txt")
+    );
     assert_eq!(
         prompts.question_answer(&t, &t.probes[1], 1).unwrap(),
         "Option 2: I at least sometimes lock the shed"
@@ -68,7 +83,10 @@ fn question_prompt_and_answer_match_appendix_c1() {
     // Without demographics only the demonstrations are known.
     let mut bare = t.clone();
     bare.demographics.clear();
-    assert_eq!(prompts.known_statements(&bare).unwrap(), "# I rate rainy days fairly high");
+    assert_eq!(
+        prompts.known_statements(&bare).unwrap(),
+        "# I rate rainy days fairly high"
+    );
     // A task that does not fit the catalog is an error, not a panic.
     let mut bad = t.clone();
     bad.probes[0].options = 4;
@@ -142,11 +160,20 @@ fn parser_table_of_malformed_answers() {
         let parsed = parse_answer(bad, &options);
         assert_eq!(parsed.valid(), 0, "{bad:?}");
         assert!(
-            parsed.groups.iter().all(|g| matches!(g, Err(GroupFailure::NoJson(_)))),
+            parsed
+                .groups
+                .iter()
+                .all(|g| matches!(g, Err(GroupFailure::NoJson(_)))),
             "{bad:?}: {:?}",
             parsed.groups
         );
     }
-    let extra = parse_answer(r#"{"NSG1": "NSG1_s1", "NSG9": "NSG9_s1", "note": "x"}"#, &options);
-    assert_eq!(extra.unknown_keys, vec!["NSG9".to_owned(), "note".to_owned()]);
+    let extra = parse_answer(
+        r#"{"NSG1": "NSG1_s1", "NSG9": "NSG9_s1", "note": "x"}"#,
+        &options,
+    );
+    assert_eq!(
+        extra.unknown_keys,
+        vec!["NSG9".to_owned(), "note".to_owned()]
+    );
 }

@@ -21,7 +21,11 @@ fn task(catalog: &Catalog, probe_granularity: Granularity) -> ProbeTask {
         .enumerate()
         .map(|(i, q)| {
             let options = q.statements(probe_granularity).len() as u8;
-            Probe { question: q.id().as_str().to_owned(), options, gold: (i as u8) % options }
+            Probe {
+                question: q.id().as_str().to_owned(),
+                options,
+                gold: (i as u8) % options,
+            }
         })
         .collect();
     ProbeTask {
@@ -39,7 +43,11 @@ fn task(catalog: &Catalog, probe_granularity: Granularity) -> ProbeTask {
 #[test]
 fn shared_prefix_scores_equal_fresh_cache_scores() {
     let path = model_cache_dir().join("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
-    assert!(path.exists(), "{} is missing: run scripts/fetch_models.sh (CI does)", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/fetch_models.sh (CI does)",
+        path.display()
+    );
     let model = load_model(&ModelSource::Gguf(path), &LoadOptions::default()).unwrap();
     let catalog = Catalog::load(mini_catalog_dir()).unwrap();
     let mut predictor = ScoringPredictor::new(&model, &catalog);
@@ -52,8 +60,20 @@ fn shared_prefix_scores_equal_fresh_cache_scores() {
         assert_eq!(shared.predictions.len(), 6);
         let mut worst = 0f64;
         for (a, b) in shared.predictions.iter().zip(&fresh.predictions) {
-            let (pa, pb) = (a.probabilities.as_ref().unwrap(), b.probabilities.as_ref().unwrap());
-            assert_eq!(pa.len(), usize::from(t.probes.iter().find(|p| p.question == a.question).unwrap().options));
+            let (pa, pb) = (
+                a.probabilities.as_ref().unwrap(),
+                b.probabilities.as_ref().unwrap(),
+            );
+            assert_eq!(
+                pa.len(),
+                usize::from(
+                    t.probes
+                        .iter()
+                        .find(|p| p.question == a.question)
+                        .unwrap()
+                        .options
+                )
+            );
             let sum: f32 = pa.iter().sum();
             assert!((sum - 1.0).abs() < 1e-5, "{sum}");
             for (x, y) in pa.iter().zip(pb) {
@@ -65,6 +85,9 @@ fn shared_prefix_scores_equal_fresh_cache_scores() {
             assert_eq!(a.gold, b.gold);
         }
         eprintln!("{granularity:?}: max |Δ log p| {worst:.2e}");
-        assert!(worst < 1e-4, "{granularity:?}: shared prefix vs fresh: {worst}");
+        assert!(
+            worst < 1e-4,
+            "{granularity:?}: shared prefix vs fresh: {worst}"
+        );
     }
 }
