@@ -847,7 +847,10 @@ impl Llama {
             let prefix_scores = q_all
                 .matmul(&pk.t()?)?
                 .reshape((kvh, rows, gn, p))?
-                .transpose(0, 1)?;
+                .transpose(0, 1)?
+                // Contiguous before joining: candle joins contiguous tensors block by block,
+                // strided ones element by element.
+                .contiguous()?;
             let own_scores = q.matmul(&k.t()?)?;
             let scores = Tensor::cat(&[&prefix_scores, &own_scores], 3)?;
             let probs = self.masked_softmax(scores, &mask, n)?;
@@ -859,7 +862,8 @@ impl Llama {
             let from_prefix = prefix_probs
                 .matmul(pv)?
                 .reshape((kvh, rows, gn, d))?
-                .transpose(0, 1)?;
+                .transpose(0, 1)?
+                .contiguous()?;
             let from_own = probs.narrow(3, p, n)?.contiguous()?.matmul(&v)?;
             let out = (from_prefix + from_own)?;
             let attn = block.o.forward(&self.merge_heads(&out, rows, n)?)?;

@@ -21,7 +21,8 @@ mod run;
 
 pub use parse::{GroupFailure, ParsedAnswer, parse_answer};
 pub use predict::{
-    Attempt, GeneratedTask, GenerationSettings, GenerativePredictor, ScoredTask, ScoringPredictor,
+    Attempt, GeneratedTask, GenerationSettings, GenerativePredictor, ScoreTarget, ScoredTask,
+    ScoringPredictor,
 };
 pub use prompt::{PromptBuilder, display_statement, group_key, option_key};
 pub use run::{ProbeMode, ProbeRun, RunOutcome, TaskDone};

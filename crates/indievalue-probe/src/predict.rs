@@ -70,6 +70,19 @@ pub struct ScoringPredictor<'a> {
     prompts: PromptBuilder<'a>,
     /// Continuations run together (default 8).
     pub batch_rows: usize,
+    /// What is scored (default [`ScoreTarget::Label`]).
+    pub target: ScoreTarget,
+}
+
+/// What the scoring predictor scores after the assistant's `Option `.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScoreTarget {
+    /// The option's label `k` only: one row per question.
+    Label,
+    /// The whole answer of Appendix C.1, `k: statement`: the sum of its tokens'
+    /// log-probabilities (no length normalisation), one row per option.
+    Answer,
 }
 
 impl<'a> ScoringPredictor<'a> {
@@ -79,6 +92,7 @@ impl<'a> ScoringPredictor<'a> {
             model,
             prompts: PromptBuilder::new(catalog),
             batch_rows: 8,
+            target: ScoreTarget::Label,
         }
     }
 
@@ -94,8 +108,14 @@ impl<'a> ScoringPredictor<'a> {
                     .chat_template
                     .render(&[ChatMessage::user(user)], true)
                     .map_err(llm("rendering the chat template"))?;
-                Ok((1..=usize::from(probe.options))
-                    .map(|k| format!("{chat}Option {k}"))
+                let options = self.prompts.probe_options(task, probe)?;
+                Ok(options
+                    .iter()
+                    .enumerate()
+                    .map(|(i, statement)| match self.target {
+                        ScoreTarget::Label => format!("{chat}Option {}", i + 1),
+                        ScoreTarget::Answer => format!("{chat}Option {}: {statement}", i + 1),
+                    })
                     .collect())
             })
             .collect()
