@@ -9,7 +9,7 @@
 use indievalue_catalog::rng::{Rng, label};
 use indievalue_catalog::{Catalog, Granularity, meta_dir_from_env};
 use indievalue_llm::{LoadOptions, ModelSource, load_model, model_cache_dir};
-use indievalue_probe::{ScoreTarget, ScoringPredictor};
+use indievalue_probe::ScoringPredictor;
 use indievalue_sampling::{DemoMode, Demonstration, Probe, ProbeSetup, ProbeTask};
 
 /// One task per (person, setup): for every probe question a random refined statement, mapped
