@@ -8,8 +8,8 @@
 //!   first 3 probes only (a full task is 13 times that; 39 full prefills do not fit a bench);
 //! - `generate_64_tokens`: B.1 prefill plus 64 greedy tokens.
 //!
-//! Before the criterion runs, one full generative probe of the task (greedy, up to 2,048 new
-//! tokens) is timed once and printed.
+//! With `INDIEVALUE_BENCH_FULL_GENERATION=1`, one full generative probe of the task (greedy, up
+//! to 2,048 new tokens) is timed once and printed before the criterion runs (minutes).
 //!
 //! ```text
 //! bash scripts/fetch_models.sh
@@ -83,16 +83,18 @@ fn bench(c: &mut Criterion) {
         scored.prefix_tokens,
         scored.continuation_tokens
     );
-    let start = Instant::now();
-    let generated = generator.probe(&task).expect("generate");
-    let a = &generated.attempts[0];
-    eprintln!(
-        "one full generative probe (greedy, limit 2048): {:.1} s, {} new tokens, limit hit {}, {}/39 groups valid",
-        start.elapsed().as_secs_f64(),
-        a.tokens,
-        a.hit_limit,
-        a.parsed.valid()
-    );
+    if std::env::var_os("INDIEVALUE_BENCH_FULL_GENERATION").is_some() {
+        let start = Instant::now();
+        let generated = generator.probe(&task).expect("generate");
+        let a = &generated.attempts[0];
+        eprintln!(
+            "one full generative probe (greedy, limit 2048): {:.1} s, {} new tokens, limit hit {}, {}/39 groups valid",
+            start.elapsed().as_secs_f64(),
+            a.tokens,
+            a.hit_limit,
+            a.parsed.valid()
+        );
+    }
 
     let mut group = c.benchmark_group("probe_smollm2_f32");
     group.sample_size(10);

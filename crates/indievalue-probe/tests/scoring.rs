@@ -3,7 +3,7 @@
 
 use indievalue_catalog::{Catalog, Granularity, mini_catalog_dir};
 use indievalue_llm::{LoadOptions, ModelSource, load_model, model_cache_dir};
-use indievalue_probe::ScoringPredictor;
+use indievalue_probe::{ScoreTarget, ScoringPredictor};
 use indievalue_sampling::{DemoMode, Demonstration, Probe, ProbeTask};
 
 fn task(catalog: &Catalog, probe_granularity: Granularity) -> ProbeTask {
@@ -52,7 +52,13 @@ fn shared_prefix_scores_equal_fresh_cache_scores() {
     let catalog = Catalog::load(mini_catalog_dir()).unwrap();
     let mut predictor = ScoringPredictor::new(&model, &catalog);
     predictor.batch_rows = 4;
-    for granularity in [Granularity::Polar, Granularity::Refined] {
+    for (granularity, target) in [
+        (Granularity::Polar, ScoreTarget::Label),
+        (Granularity::Refined, ScoreTarget::Label),
+        // Whole answers: several tokens per option, one row per option.
+        (Granularity::Polar, ScoreTarget::Answer),
+    ] {
+        predictor.target = target;
         let t = task(&catalog, granularity);
         let shared = predictor.score(&t).unwrap();
         let fresh = predictor.score_fresh(&t).unwrap();
@@ -84,7 +90,7 @@ fn shared_prefix_scores_equal_fresh_cache_scores() {
             assert_eq!(pa[usize::from(a.predicted.unwrap())], best);
             assert_eq!(a.gold, b.gold);
         }
-        eprintln!("{granularity:?}: max |Δ log p| {worst:.2e}");
+        eprintln!("{granularity:?} {target:?}: max |Δ log p| {worst:.2e}");
         assert!(
             worst < 1e-4,
             "{granularity:?}: shared prefix vs fresh: {worst}"
