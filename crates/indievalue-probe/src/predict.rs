@@ -201,20 +201,16 @@ impl<'a> ScoringPredictor<'a> {
         rows
     }
 
-    /// Log-probabilities (f32) over the vocabulary at the given positions of `hidden` rows.
-    fn log_probs(&self, hidden: &Tensor, picks: &[(usize, usize)]) -> Result<Vec<Vec<f32>>> {
+    /// Log-probabilities (f32) over the vocabulary at `positions` of row `row` of `hidden`,
+    /// projected onto the vocabulary in one product.
+    fn log_probs(&self, hidden: &Tensor, row: usize, positions: &[usize]) -> Result<Vec<Vec<f32>>> {
         let m = &self.model.model;
-        picks
-            .iter()
-            .map(|&(row, pos)| {
-                let h = hidden
-                    .get(row)
-                    .and_then(|r| r.narrow(0, pos, 1))
-                    .map_err(tensor("selecting a position"))?;
-                let logits = m.logits(&h).map_err(llm("output projection"))?;
-                candle_nn_log_softmax(&logits)
-            })
-            .collect()
+        let index: Vec<u32> = positions.iter().map(|&p| p as u32).collect();
+        let picked = Tensor::new(index.as_slice(), hidden.device())
+            .and_then(|i| hidden.get(row)?.index_select(&i, 0))
+            .map_err(tensor("selecting positions"))?;
+        let logits = m.logits(&picked).map_err(llm("output projection"))?;
+        log_softmax_rows(&logits)
     }
 
     /// Combines label token log-probabilities into option probabilities.
@@ -309,8 +305,7 @@ impl<'a> ScoringPredictor<'a> {
                 .forward_continuations(&cache, &batch)
                 .map_err(llm("running continuations"))?;
             for (row, positions) in chunk_picks.iter().enumerate() {
-                let pairs: Vec<(usize, usize)> = positions.iter().map(|&p| (row, p)).collect();
-                row_log_probs.push(self.log_probs(&hidden, &pairs)?);
+                row_log_probs.push(self.log_probs(&hidden, row, positions)?);
             }
         }
         Ok(ScoredTask {
@@ -334,9 +329,8 @@ impl<'a> ScoringPredictor<'a> {
             let hidden = m
                 .forward(&TokenBatch::single(&whole), &mut cache)
                 .map_err(llm("running a question"))?;
-            let pairs: Vec<(usize, usize)> =
-                positions.iter().map(|&p| (0, prefix.len() + p)).collect();
-            row_log_probs.push(self.log_probs(&hidden, &pairs)?);
+            let shifted: Vec<usize> = positions.iter().map(|&p| prefix.len() + p).collect();
+            row_log_probs.push(self.log_probs(&hidden, 0, &shifted)?);
         }
         Ok(ScoredTask {
             predictions: Self::finish(task, &plans, &rows, &row_log_probs),
@@ -346,17 +340,29 @@ impl<'a> ScoringPredictor<'a> {
     }
 }
 
-/// Log-softmax of `[1, vocab]` logits, as f32 values.
-fn candle_nn_log_softmax(logits: &Tensor) -> Result<Vec<f32>> {
+/// Log-softmax of every row of `[.., vocab]` logits, as f32 values (one vector per row).
+fn log_softmax_rows(logits: &Tensor) -> Result<Vec<Vec<f32>>> {
+    let vocab = logits.dims().last().copied().unwrap_or(1).max(1);
     let v = logits
         .flatten_all()
         .and_then(|t| t.to_dtype(DType::F32))
         .and_then(|t| t.to_vec1::<f32>())
         .map_err(tensor("reading logits"))?;
-    let max = v.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-    let sum: f64 = v.iter().map(|&x| f64::from(x - max).exp()).sum();
-    let log_sum = sum.ln() as f32 + max;
-    Ok(v.into_iter().map(|x| x - log_sum).collect())
+    Ok(v.chunks(vocab)
+        .map(|row| {
+            let max = row.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+            let sum: f64 = row.iter().map(|&x| f64::from(x - max).exp()).sum();
+            let log_sum = sum.ln() as f32 + max;
+            row.iter().map(|&x| x - log_sum).collect()
+        })
+        .collect())
+}
+
+/// The log-probabilities of the one row of `[1, 1, vocab]` logits.
+fn log_softmax_last(logits: &Tensor) -> Result<Vec<f32>> {
+    log_softmax_rows(logits)?
+        .pop()
+        .ok_or_else(|| Error::Task("no logits".into()))
 }
 
 /// Settings of generative probing.
@@ -478,7 +484,7 @@ impl<'a> GenerativePredictor<'a> {
                 .forward(&TokenBatch::single(&[next]), &mut cache)
                 .map_err(llm("decoding"))?;
             let logits = m.logits(&hidden).map_err(llm("output projection"))?;
-            log_probs = candle_nn_log_softmax(&logits)?;
+            log_probs = log_softmax_last(&logits)?;
         }
     }
 
@@ -493,7 +499,7 @@ impl<'a> GenerativePredictor<'a> {
         let last = hidden
             .narrow(1, prompt.len() - 1, 1)
             .map_err(tensor("last position"))?;
-        let first = candle_nn_log_softmax(&m.logits(&last).map_err(llm("output projection"))?)?;
+        let first = log_softmax_last(&m.logits(&last).map_err(llm("output projection"))?)?;
         let options: Vec<u8> = task.probes.iter().map(|p| p.options).collect();
         let tok = tokenizer(self.model)?;
         let mut attempts: Vec<Attempt> = Vec::new();
