@@ -6,7 +6,8 @@
 //! ```text
 //! bash scripts/fetch_models.sh
 //! cargo run --release --example probe -- --model .cache/models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf \
-//!     --meta $META --tasks tasks/ --mode score --out probe-out/ [--limit 10] [--data data/]
+//!     --meta $META --tasks tasks/ --mode score --score-target statement --out probe-out/ \
+//!     [--limit 10] [--data data/]
 //! cargo run --release --features cuda --example probe -- --model meta-llama/Llama-3.1-8B-Instruct \
 //!     --device cuda --dtype bf16 --meta $META --tasks tasks/ --mode generate --out probe-8b/
 //! ```
@@ -22,7 +23,7 @@ use indievalue::catalog::{Catalog, Respondents};
 use indievalue::convert::RESPONDENTS_FILE;
 use indievalue::llm::{LoadOptions, ModelSource, device_from_name, load_model, parse_dtype};
 use indievalue::metrics::{AccuracyReport, Bootstrap, Dimension, InequityIndex, PredictionsFile};
-use indievalue::probe::{GenerationSettings, ProbeMode, ProbeRun};
+use indievalue::probe::{GenerationSettings, ProbeMode, ProbeRun, ScoreTarget};
 use indievalue::sampling::{ProbeTask, TASK_FORMAT, TaskFile, TaskFileHeader};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -42,6 +43,11 @@ struct Args {
     /// score or generate.
     #[arg(long, default_value = "score")]
     mode: String,
+    /// Score mode: what is scored, label (C.1 prompt, the option's label), answer (C.1 prompt,
+    /// the whole answer) or statement (cloze: the option's statement as one more known
+    /// statement; what small untuned models need).
+    #[arg(long, default_value = "label")]
+    score_target: String,
     /// Output directory.
     #[arg(long)]
     out: PathBuf,
@@ -83,7 +89,12 @@ fn main() -> Result<()> {
     let (task_header, tasks): (TaskFileHeader, Vec<ProbeTask>) =
         TaskFile::read(&tasks_path, &catalog, TASK_FORMAT)?;
     let mode = match args.mode.as_str() {
-        "score" => ProbeMode::Score,
+        "score" => ProbeMode::Score(match args.score_target.as_str() {
+            "label" => ScoreTarget::Label,
+            "answer" => ScoreTarget::Answer,
+            "statement" => ScoreTarget::Statement,
+            other => anyhow::bail!("--score-target {other:?}: label, answer or statement"),
+        }),
         "generate" => ProbeMode::Generate(GenerationSettings {
             max_new_tokens: args.max_new_tokens,
             retries: args.retries,

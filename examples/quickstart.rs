@@ -227,7 +227,7 @@ fn probe_with_smollm2(
     seed: u64,
 ) -> anyhow::Result<()> {
     use indievalue::llm::{LoadOptions, ModelSource, load_model, model_cache_dir};
-    use indievalue::probe::{ProbeMode, ProbeRun};
+    use indievalue::probe::{ProbeMode, ProbeRun, ScoreTarget};
     let path = model_cache_dir().join("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
     anyhow::ensure!(
         path.exists(),
@@ -247,14 +247,21 @@ fn probe_with_smollm2(
         std::fs::remove_dir_all(&dir)?;
     }
     let params = serde_json::json!({ "model": path, "people": people });
-    let run = ProbeRun::new(&model, catalog, ProbeMode::Score, &dir, seed, params);
+    let run = ProbeRun::new(
+        &model,
+        catalog,
+        ProbeMode::Score(ScoreTarget::Statement),
+        &dir,
+        seed,
+        params,
+    );
     let mut tokens = 0;
     run.run(&chosen, None, &mut |done| tokens += done.tokens)?;
     let (_, predictions) = PredictionsFile::read(run.predictions_path(), catalog)?;
     let report = AccuracyReport::compute(catalog, &predictions, &Bootstrap::default())?;
     let secs = start.elapsed().as_secs_f64();
     println!(
-        "6. SmolLM2-135M scoring mode, {} people x setup 1, {} probes, {tokens} tokens in {secs:.1} s ({:.0} tok/s): accuracy {:.2} %, log-loss {:.3} ({})",
+        "6. SmolLM2-135M scoring mode (statement cloze), {} people x setup 1, {} probes, {tokens} tokens in {secs:.1} s ({:.0} tok/s): accuracy {:.2} %, log-loss {:.3} ({})",
         chosen.len(),
         predictions.len(),
         tokens as f64 / secs,

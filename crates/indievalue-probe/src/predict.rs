@@ -57,14 +57,29 @@ pub struct ScoredTask {
 /// The fast, deterministic predictor: every option of every probe question gets a probability,
 /// from one shared prefix per (person, setup), without generation.
 ///
-/// What is scored: each probe is asked with the training prompt of Appendix C.1 (the known
-/// statements, then the question's `Option i: statement` lines) as the user turn of the model's
-/// chat template, and the assistant's answer is taken to start with `Option `. The score of
-/// option `k` is the probability of the tokens of its label `k` at that point (one token in
-/// Llama 3 and SmolLM2 tokenizers for labels up to 9; a longer label's tokens are multiplied,
-/// no length normalisation), renormalised over the question's options. The prefix (everything
-/// up to the question's options, the same for all 39 probes) is run once; the 39 continuations
-/// read its keys and values in place, in batches of [`ScoringPredictor::batch_rows`].
+/// What is scored depends on [`ScoringPredictor::target`]; no length normalisation in any
+/// case, and the scores are renormalised over each question's options (softmax of the summed
+/// log-probabilities):
+///
+/// - [`ScoreTarget::Label`] (default) and [`ScoreTarget::Answer`]: each probe is asked with the
+///   training prompt of Appendix C.1 (the known statements, then the question's
+///   `Option i: statement` lines) as the user turn of the model's chat template, and the
+///   assistant's answer is taken to start with `Option `. `Label` scores the tokens of the label
+///   `k` at that point (one token in Llama 3 and SmolLM2 tokenizers for labels up to 9),
+///   `Answer` the whole answer `k: statement`. The shared prefix is everything up to the
+///   question's options.
+/// - [`ScoreTarget::Statement`] (cloze): no option list, no labels; the user turn is a short
+///   instruction and the known statements, and each option's statement is scored as one more
+///   `# statement` line of that list. The shared prefix is the whole list, so only the options'
+///   statements are run per question.
+///
+/// The prefix is run once; the continuations read its keys and values in place, in batches of
+/// [`ScoringPredictor::batch_rows`] rows sorted by length.
+///
+/// Which to use: a model fine-tuned on the C.1 format (or a large instruction model) answers
+/// with labels; small untuned models ignore the known statements when asked to pick a label (on
+/// the consistency set SmolLM2-135M is at chance with `Label` and well above it with
+/// `Statement`; see the `consistency` example).
 pub struct ScoringPredictor<'a> {
     model: &'a LoadedModel,
     prompts: PromptBuilder<'a>,
@@ -74,15 +89,20 @@ pub struct ScoringPredictor<'a> {
     pub target: ScoreTarget,
 }
 
-/// What the scoring predictor scores after the assistant's `Option `.
+/// What the scoring predictor scores (see [`ScoringPredictor`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ScoreTarget {
-    /// The option's label `k` only: one row per question.
+    /// The option's label `k` after the assistant's `Option ` (C.1 prompt): one row per
+    /// question.
     Label,
-    /// The whole answer of Appendix C.1, `k: statement`: the sum of its tokens'
-    /// log-probabilities (no length normalisation), one row per option.
+    /// The whole answer of Appendix C.1, `k: statement` after the assistant's `Option `: the
+    /// sum of its tokens' log-probabilities, one row per option.
     Answer,
+    /// Cloze: no option list and no labels. The option's statement is scored as one more line
+    /// `# statement` of the person's known statements (inside the user turn), the sum of its
+    /// tokens' log-probabilities.
+    Statement,
 }
 
 impl<'a> ScoringPredictor<'a> {
@@ -99,6 +119,28 @@ impl<'a> ScoringPredictor<'a> {
     /// The full chat text of probe `q` followed by `Option {k}`, for every option.
     fn texts(&self, task: &ProbeTask) -> Result<Vec<Vec<String>>> {
         let known = self.prompts.known_statements(task)?;
+        if self.target == ScoreTarget::Statement {
+            const CUT: &str = "\u{1}";
+            let user = format!("{}{CUT}", PromptBuilder::statement_list_head(&known));
+            let chat = self
+                .model
+                .chat_template
+                .render(&[ChatMessage::user(user)], false)
+                .map_err(llm("rendering the chat template"))?;
+            let head = chat.split(CUT).next().unwrap_or_default().to_owned();
+            return task
+                .probes
+                .iter()
+                .map(|probe| {
+                    Ok(self
+                        .prompts
+                        .probe_options(task, probe)?
+                        .iter()
+                        .map(|statement| format!("{head}{statement}"))
+                        .collect())
+                })
+                .collect();
+        }
         task.probes
             .iter()
             .map(|probe| {
@@ -114,7 +156,9 @@ impl<'a> ScoringPredictor<'a> {
                     .enumerate()
                     .map(|(i, statement)| match self.target {
                         ScoreTarget::Label => format!("{chat}Option {}", i + 1),
-                        ScoreTarget::Answer => format!("{chat}Option {}: {statement}", i + 1),
+                        ScoreTarget::Answer | ScoreTarget::Statement => {
+                            format!("{chat}Option {}: {statement}", i + 1)
+                        }
                     })
                     .collect())
             })
@@ -184,17 +228,28 @@ impl<'a> ScoringPredictor<'a> {
         Ok((prefix, plans))
     }
 
-    /// Rows to run after the prefix: per question, the continuation, and for labels longer
-    /// than one token one extra row per option (continuation + label but its last token).
-    fn rows(plans: &[QuestionPlan]) -> Vec<(usize, Option<usize>, Vec<u32>)> {
+    /// Rows to run after the prefix. An option whose label is one token is read from its
+    /// question's base row (the continuation alone); a longer label gets its own row
+    /// (continuation + label but its last token) that predicts all its tokens.
+    fn rows(plans: &[QuestionPlan]) -> Vec<Row> {
         let mut rows = Vec::new();
         for (q, p) in plans.iter().enumerate() {
-            rows.push((q, None, p.continuation.clone()));
+            if p.labels.iter().any(|l| l.len() == 1) {
+                rows.push(Row {
+                    question: q,
+                    option: None,
+                    tokens: p.continuation.clone(),
+                });
+            }
             for (k, l) in p.labels.iter().enumerate() {
                 if l.len() > 1 {
-                    let mut r = p.continuation.clone();
-                    r.extend_from_slice(&l[..l.len() - 1]);
-                    rows.push((q, Some(k), r));
+                    let mut tokens = p.continuation.clone();
+                    tokens.extend_from_slice(&l[..l.len() - 1]);
+                    rows.push(Row {
+                        question: q,
+                        option: Some(k),
+                        tokens,
+                    });
                 }
             }
         }
@@ -213,80 +268,57 @@ impl<'a> ScoringPredictor<'a> {
         log_softmax_rows(&logits)
     }
 
-    /// Combines label token log-probabilities into option probabilities.
-    fn finish(
-        task: &ProbeTask,
+    /// Every option's score (a log-probability, see [`ScoreTarget`]) per question, from the
+    /// log-probabilities each row picked ([`ScoringPredictor::picks`]).
+    fn option_scores(
+        &self,
         plans: &[QuestionPlan],
-        rows: &[(usize, Option<usize>, Vec<u32>)],
+        rows: &[Row],
         row_log_probs: &[Vec<Vec<f32>>],
-    ) -> Vec<Prediction> {
+    ) -> Vec<Vec<f64>> {
         plans
             .iter()
             .enumerate()
             .map(|(q, plan)| {
-                let base = rows
-                    .iter()
-                    .position(|r| r.0 == q && r.1.is_none())
-                    .unwrap_or(0);
-                let scores: Vec<f64> = plan
-                    .labels
+                plan.labels
                     .iter()
                     .enumerate()
                     .map(|(k, label)| {
-                        // First label token from the continuation's last position.
-                        let first = &row_log_probs[base];
-                        let last_of_base = first.len() - 1;
-                        let mut lp = f64::from(first[last_of_base][label[0] as usize]);
-                        if label.len() > 1
-                            && let Some(i) = rows.iter().position(|r| r.0 == q && r.1 == Some(k))
-                        {
-                            let lps = &row_log_probs[i];
-                            let start = lps.len() - (label.len() - 1);
-                            for (j, &t) in label[1..].iter().enumerate() {
-                                lp += f64::from(lps[start + j][t as usize]);
-                            }
-                        }
-                        lp
+                        let own = rows
+                            .iter()
+                            .position(|r| r.question == q && r.option == Some(k));
+                        let base = rows
+                            .iter()
+                            .position(|r| r.question == q && r.option.is_none());
+                        // The row's picked positions predict the label's tokens in order.
+                        let lps = own.or(base).map_or(&[][..], |i| &row_log_probs[i][..]);
+                        label
+                            .iter()
+                            .zip(lps)
+                            .map(|(&t, lp)| f64::from(lp[t as usize]))
+                            .sum::<f64>()
                     })
-                    .collect();
-                let max = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-                let exp: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
-                let sum: f64 = exp.iter().sum();
-                let probs: Vec<f32> = exp.iter().map(|e| (e / sum) as f32).collect();
-                let predicted = probs
-                    .iter()
-                    .enumerate()
-                    .fold(0, |best, (i, &p)| if p > probs[best] { i } else { best });
-                let probe = &task.probes[q];
-                Prediction {
-                    person: task.person,
-                    setup: task.setup,
-                    question: probe.question.clone(),
-                    granularity: task.probe_granularity,
-                    predicted: Some(predicted as u8),
-                    gold: probe.gold,
-                    probabilities: Some(probs),
-                }
+                    .collect()
             })
             .collect()
     }
 
-    /// Positions whose log-probabilities a row needs: the last, and for label rows the label's
-    /// positions.
-    fn picks(rows: &[(usize, Option<usize>, Vec<u32>)], plans: &[QuestionPlan]) -> Vec<Vec<usize>> {
+    /// Positions whose log-probabilities a row needs: a base row its last; an option's row
+    /// the positions predicting its label's tokens (the continuation's last on).
+    fn picks(rows: &[Row], plans: &[QuestionPlan]) -> Vec<Vec<usize>> {
         rows.iter()
-            .map(|(q, k, r)| match k {
-                None => vec![r.len() - 1],
-                Some(k) => {
-                    let n = plans[*q].labels[*k].len() - 1;
-                    (r.len() - 1 - n..r.len()).collect()
-                }
+            .map(|r| {
+                let n = match r.option {
+                    None => 1,
+                    Some(k) => plans[r.question].labels[k].len(),
+                };
+                (r.tokens.len() - n..r.tokens.len()).collect()
             })
             .collect()
     }
 
-    /// Scores a task from one shared prefix.
-    pub fn score(&self, task: &ProbeTask) -> Result<ScoredTask> {
+    /// Raw option scores of a task from one shared prefix, with token counts.
+    fn raw_shared(&self, task: &ProbeTask) -> Result<RawScores> {
         let (prefix, plans) = self.plan(task)?;
         let m = &self.model.model;
         let mut cache = m.new_cache(1);
@@ -294,37 +326,36 @@ impl<'a> ScoringPredictor<'a> {
             .map_err(llm("running the shared prefix"))?;
         let rows = Self::rows(&plans);
         let picks = Self::picks(&rows, &plans);
-        let mut row_log_probs = Vec::with_capacity(rows.len());
-        for (chunk, chunk_picks) in rows
-            .chunks(self.batch_rows.max(1))
-            .zip(picks.chunks(self.batch_rows.max(1)))
-        {
-            let ids: Vec<Vec<u32>> = chunk.iter().map(|r| r.2.clone()).collect();
+        // Rows batched in order of length, so little of a batch is padding.
+        let mut order: Vec<usize> = (0..rows.len()).collect();
+        order.sort_by_key(|&i| rows[i].tokens.len());
+        let mut row_log_probs = vec![Vec::new(); rows.len()];
+        for chunk in order.chunks(self.batch_rows.max(1)) {
+            let ids: Vec<Vec<u32>> = chunk.iter().map(|&i| rows[i].tokens.clone()).collect();
             let batch = TokenBatch::right_padded(&ids, 0).map_err(llm("batching"))?;
             let hidden = m
                 .forward_continuations(&cache, &batch)
                 .map_err(llm("running continuations"))?;
-            for (row, positions) in chunk_picks.iter().enumerate() {
-                row_log_probs.push(self.log_probs(&hidden, row, positions)?);
+            for (row, &i) in chunk.iter().enumerate() {
+                row_log_probs[i] = self.log_probs(&hidden, row, &picks[i])?;
             }
         }
-        Ok(ScoredTask {
-            predictions: Self::finish(task, &plans, &rows, &row_log_probs),
+        Ok(RawScores {
+            scores: self.option_scores(&plans, &rows, &row_log_probs),
             prefix_tokens: prefix.len(),
-            continuation_tokens: rows.iter().map(|r| r.2.len()).sum(),
+            continuation_tokens: rows.iter().map(|r| r.tokens.len()).sum(),
         })
     }
 
-    /// Scores a task running every question from scratch (a fresh cache per row): the
-    /// reference the shared-prefix path must equal, and the baseline it is benchmarked against.
-    pub fn score_fresh(&self, task: &ProbeTask) -> Result<ScoredTask> {
+    /// Raw option scores of a task with a fresh cache per row.
+    fn raw_fresh(&self, task: &ProbeTask) -> Result<RawScores> {
         let (prefix, plans) = self.plan(task)?;
         let m = &self.model.model;
         let rows = Self::rows(&plans);
         let picks = Self::picks(&rows, &plans);
         let mut row_log_probs = Vec::with_capacity(rows.len());
         for (row, positions) in rows.iter().zip(&picks) {
-            let whole: Vec<u32> = prefix.iter().chain(&row.2).copied().collect();
+            let whole: Vec<u32> = prefix.iter().chain(&row.tokens).copied().collect();
             let mut cache: KvCache = m.new_cache(1);
             let hidden = m
                 .forward(&TokenBatch::single(&whole), &mut cache)
@@ -332,12 +363,76 @@ impl<'a> ScoringPredictor<'a> {
             let shifted: Vec<usize> = positions.iter().map(|&p| prefix.len() + p).collect();
             row_log_probs.push(self.log_probs(&hidden, 0, &shifted)?);
         }
-        Ok(ScoredTask {
-            predictions: Self::finish(task, &plans, &rows, &row_log_probs),
+        Ok(RawScores {
+            scores: self.option_scores(&plans, &rows, &row_log_probs),
             prefix_tokens: prefix.len(),
-            continuation_tokens: rows.iter().map(|r| r.2.len()).sum(),
+            continuation_tokens: rows.iter().map(|r| r.tokens.len()).sum(),
         })
     }
+
+    /// Scores a task from one shared prefix.
+    pub fn score(&self, task: &ProbeTask) -> Result<ScoredTask> {
+        self.raw_shared(task).map(|raw| raw.into_scored(task))
+    }
+
+    /// Scores a task running every question from scratch (a fresh cache per row): the
+    /// reference the shared-prefix path must equal, and the baseline it is benchmarked against.
+    pub fn score_fresh(&self, task: &ProbeTask) -> Result<ScoredTask> {
+        self.raw_fresh(task).map(|raw| raw.into_scored(task))
+    }
+}
+
+/// A sequence run after the shared prefix for one question (`option` None: the continuation
+/// alone, for one-token labels) or one option.
+struct Row {
+    question: usize,
+    option: Option<usize>,
+    tokens: Vec<u32>,
+}
+
+/// Option scores of a task before normalisation, and the tokens run to get them.
+struct RawScores {
+    scores: Vec<Vec<f64>>,
+    prefix_tokens: usize,
+    continuation_tokens: usize,
+}
+
+impl RawScores {
+    fn into_scored(self, task: &ProbeTask) -> ScoredTask {
+        ScoredTask {
+            predictions: predictions(task, &self.scores),
+            prefix_tokens: self.prefix_tokens,
+            continuation_tokens: self.continuation_tokens,
+        }
+    }
+}
+
+/// Predictions from option scores: probabilities by softmax over each question's options, the
+/// prediction the most probable option (the first on a tie).
+fn predictions(task: &ProbeTask, scores: &[Vec<f64>]) -> Vec<Prediction> {
+    task.probes
+        .iter()
+        .zip(scores)
+        .map(|(probe, scores)| {
+            let max = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let exp: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
+            let sum: f64 = exp.iter().sum();
+            let probs: Vec<f32> = exp.iter().map(|e| (e / sum) as f32).collect();
+            let predicted = probs
+                .iter()
+                .enumerate()
+                .fold(0, |best, (i, &p)| if p > probs[best] { i } else { best });
+            Prediction {
+                person: task.person,
+                setup: task.setup,
+                question: probe.question.clone(),
+                granularity: task.probe_granularity,
+                predicted: Some(predicted as u8),
+                gold: probe.gold,
+                probabilities: Some(probs),
+            }
+        })
+        .collect()
 }
 
 /// Log-softmax of every row of `[.., vocab]` logits, as f32 values (one vector per row).

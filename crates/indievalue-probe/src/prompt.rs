@@ -98,6 +98,14 @@ Now, let's begin the task! Make sure to follow the format requirement. Only repl
 ```
 ";
 
+const STATEMENT_LIST_INTRO: &str =
+    "Here is a list of statements from Person A, illustrating Person A’s values and preferences.
+
+[Known statements]:
+
+```
+";
+
 const TRAINING_INTRO: &str = "You will first receive a list of known statements from Person A, illustrating Person A’s values and preferences. You will then be presented with a group of new statements. Your task is to select the one statement you believe Person A is most likely to agree with or express.
 
 [Known statements]:
@@ -211,6 +219,18 @@ impl<'a> PromptBuilder<'a> {
             "{TRAINING_INTRO}{known}\n```\n\n[New statements options]:\n\n```\n{}\n```\n\n[Person A most likely agrees with]:",
             lines.join("\n")
         ))
+    }
+
+    /// The head of the statement-list prompt scored by [`crate::ScoreTarget::Statement`]: a short
+    /// instruction, the known statements, and the `# ` that opens one more line of the list (the
+    /// option's statement is scored as that line).
+    pub fn statement_list_head(known: &str) -> String {
+        let known = if known.is_empty() {
+            String::new()
+        } else {
+            format!("{known}\n")
+        };
+        format!("{STATEMENT_LIST_INTRO}{known}# ")
     }
 
     /// The answer of the training prompt: `Option k: statement` (`k` 1-based from the 0-based

@@ -1,7 +1,9 @@
 //! A probing run over many tasks: results appended per task as it finishes, and a rerun that
 //! resumes where the last one stopped.
 
-use crate::predict::{GeneratedTask, GenerationSettings, GenerativePredictor, ScoringPredictor};
+use crate::predict::{
+    GeneratedTask, GenerationSettings, GenerativePredictor, ScoreTarget, ScoringPredictor,
+};
 use crate::{Error, Result};
 use indievalue_catalog::Catalog;
 use indievalue_catalog::storage::write_atomic_with;
@@ -17,8 +19,9 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "snake_case")]
 pub enum ProbeMode {
-    /// [`ScoringPredictor`]: a probability per option from one shared prefix.
-    Score,
+    /// [`ScoringPredictor`]: a probability per option from one shared prefix, scoring the
+    /// given target.
+    Score(ScoreTarget),
     /// [`GenerativePredictor`]: the paper's protocol.
     Generate(GenerationSettings),
 }
@@ -177,14 +180,17 @@ impl<'a> ProbeRun<'a> {
             dropped_partial: dropped,
             ..RunOutcome::default()
         };
-        let scorer = ScoringPredictor::new(self.model, self.catalog);
+        let mut scorer = ScoringPredictor::new(self.model, self.catalog);
+        if let ProbeMode::Score(target) = self.mode {
+            scorer.target = target;
+        }
         let generator = match &self.mode {
             ProbeMode::Generate(s) => Some(GenerativePredictor::new(
                 self.model,
                 self.catalog,
                 s.clone(),
             )),
-            ProbeMode::Score => None,
+            ProbeMode::Score(_) => None,
         };
         for task in tasks {
             if complete.contains(&(task.person, task.setup)) {

@@ -97,6 +97,22 @@ fn question_prompt_and_answer_match_appendix_c1() {
 }
 
 #[test]
+fn statement_list_head_is_the_cloze_prompt() {
+    let catalog = Catalog::load(root().join("fixtures/tiny-meta")).unwrap();
+    let prompts = PromptBuilder::new(&catalog);
+    let known = prompts.known_statements(&task()).unwrap();
+    assert_eq!(
+        PromptBuilder::statement_list_head(&known),
+        "Here is a list of statements from Person A, illustrating Person A’s values and preferences.\n\n[Known statements]:\n\n```\n# I am a woman\n# I rate rainy days fairly high\n# "
+    );
+    // No known statements: the list opens directly with the scored line.
+    assert_eq!(
+        PromptBuilder::statement_list_head(""),
+        "Here is a list of statements from Person A, illustrating Person A’s values and preferences.\n\n[Known statements]:\n\n```\n# "
+    );
+}
+
+#[test]
 fn parser_table_of_malformed_answers() {
     let options = [2u8, 3, 2];
     let ok = r#"{"NSG1": {"rationale": "r", "choice": "NSG1_s2"}, "NSG2": {"rationale": "r", "choice": "NSG2_s3"}, "NSG3": {"rationale": "r", "choice": "NSG3_s1"}}"#;

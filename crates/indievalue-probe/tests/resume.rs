@@ -4,7 +4,7 @@
 use indievalue_catalog::{Catalog, Granularity, mini_catalog_dir};
 use indievalue_llm::{LoadOptions, LoadedModel, ModelSource, load_model, model_cache_dir};
 use indievalue_metrics::PredictionsFile;
-use indievalue_probe::{GeneratedTask, GenerationSettings, ProbeMode, ProbeRun};
+use indievalue_probe::{GeneratedTask, GenerationSettings, ProbeMode, ProbeRun, ScoreTarget};
 use indievalue_sampling::{DemoMode, Demonstration, Probe, ProbeTask};
 use std::io::Write;
 use std::sync::OnceLock;
@@ -67,7 +67,7 @@ fn interrupted_scoring_run_resumes_to_the_same_predictions() {
     let run = ProbeRun::new(
         model(),
         &catalog,
-        ProbeMode::Score,
+        ProbeMode::Score(ScoreTarget::Statement),
         whole.path(),
         1,
         params.clone(),
@@ -81,7 +81,7 @@ fn interrupted_scoring_run_resumes_to_the_same_predictions() {
     let run = ProbeRun::new(
         model(),
         &catalog,
-        ProbeMode::Score,
+        ProbeMode::Score(ScoreTarget::Statement),
         cut.path(),
         1,
         params.clone(),
@@ -111,7 +111,14 @@ fn interrupted_scoring_run_resumes_to_the_same_predictions() {
     let third = run.run(&tasks, None, &mut |_| {}).unwrap();
     assert_eq!((third.resumed, third.ran), (4, 0));
     // Other settings refuse to resume into the same directory.
-    let other = ProbeRun::new(model(), &catalog, ProbeMode::Score, cut.path(), 2, params);
+    let other = ProbeRun::new(
+        model(),
+        &catalog,
+        ProbeMode::Score(ScoreTarget::Statement),
+        cut.path(),
+        2,
+        params,
+    );
     assert!(other.run(&tasks, None, &mut |_| {}).is_err());
 }
 

@@ -57,6 +57,8 @@ fn shared_prefix_scores_equal_fresh_cache_scores() {
         (Granularity::Refined, ScoreTarget::Label),
         // Whole answers: several tokens per option, one row per option.
         (Granularity::Polar, ScoreTarget::Answer),
+        // Cloze: the options' statements after the known statements, no option list.
+        (Granularity::Refined, ScoreTarget::Statement),
     ] {
         predictor.target = target;
         let t = task(&catalog, granularity);

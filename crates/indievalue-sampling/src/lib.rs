@@ -26,6 +26,7 @@
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+mod consistency;
 mod demos;
 mod error;
 mod evaluation;
@@ -34,6 +35,7 @@ mod setup;
 mod task;
 mod training;
 
+pub use consistency::{ConsistencySpec, SettlingStatement, consistency_tasks};
 pub use demos::{DemoMode, DemoSpec, Demonstrations};
 pub use error::{Error, Result};
 pub use evaluation::{
