@@ -1,7 +1,10 @@
 //! Probing one person-setup (polar, 200 demonstrations, 39 probe groups; a synthetic person
 //! on the real catalog) with SmolLM2-135M-Instruct in f32 (GGUF dequantized):
 //!
-//! - `score_shared_prefix`: the scoring predictor (one shared prefix, 39 continuations);
+//! - `score_shared_prefix`: the scoring predictor, labels of the C.1 prompt (one shared prefix,
+//!   39 continuations);
+//! - `score_statements`: the scoring predictor, statement cloze (the known statements as the
+//!   shared prefix, one short row per option);
 //! - `prefill_probing_prompt`: prefill of the task's Appendix B.1 prompt (what generative
 //!   probing reads before it writes);
 //! - `score_fresh_cache_3_of_39`: the scoring predictor with a fresh cache per question, on the
@@ -19,7 +22,7 @@
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use indievalue::catalog::{Catalog, Granularity, meta_dir_from_env};
 use indievalue::llm::{LoadOptions, ModelSource, TokenBatch, load_model, model_cache_dir};
-use indievalue::probe::{GenerationSettings, GenerativePredictor, ScoringPredictor};
+use indievalue::probe::{GenerationSettings, GenerativePredictor, ScoreTarget, ScoringPredictor};
 use indievalue::sampling::{AnswerMatrix, DemoMode, DemoSpec, ProbeSetup, build_probe_tasks};
 use indievalue::synth::{SynthConfig, SyntheticModel};
 use std::time::{Duration, Instant};
@@ -66,6 +69,8 @@ fn bench(c: &mut Criterion) {
     assert!(path.exists(), "run scripts/fetch_models.sh first");
     let model = load_model(&ModelSource::Gguf(path), &LoadOptions::default()).expect("SmolLM2");
     let scorer = ScoringPredictor::new(&model, &catalog);
+    let mut cloze = ScoringPredictor::new(&model, &catalog);
+    cloze.target = ScoreTarget::Statement;
     let generator = GenerativePredictor::new(
         &model,
         &catalog,
@@ -82,6 +87,11 @@ fn bench(c: &mut Criterion) {
         prompt.len(),
         scored.prefix_tokens,
         scored.continuation_tokens
+    );
+    let scored = cloze.score(&task).expect("score statements");
+    eprintln!(
+        "statement scoring: prefix {} + continuations {} tokens",
+        scored.prefix_tokens, scored.continuation_tokens
     );
     if std::env::var_os("INDIEVALUE_BENCH_FULL_GENERATION").is_some() {
         let start = Instant::now();
@@ -102,6 +112,9 @@ fn bench(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(60));
     group.bench_function("score_shared_prefix", |b| {
         b.iter(|| scorer.score(&task).expect("score"))
+    });
+    group.bench_function("score_statements", |b| {
+        b.iter(|| cloze.score(&task).expect("score statements"))
     });
     group.bench_function("prefill_probing_prompt", |b| {
         b.iter(|| {

@@ -127,7 +127,13 @@ impl<'a> ScoringPredictor<'a> {
                 .chat_template
                 .render(&[ChatMessage::user(user)], false)
                 .map_err(llm("rendering the chat template"))?;
-            let head = chat.split(CUT).next().unwrap_or_default().to_owned();
+            // The statements are scored inside the user turn: cut the rendered chat where the
+            // user's text ends.
+            let Some((head, _)) = chat.split_once(CUT) else {
+                return Err(Error::Task(
+                    "the chat template does not keep the user's text verbatim".into(),
+                ));
+            };
             return task
                 .probes
                 .iter()
