@@ -116,7 +116,7 @@ impl<'a> ScoringPredictor<'a> {
         }
     }
 
-    /// The full chat text of probe `q` followed by `Option {k}`, for every option.
+    /// Per probe, the full text scored for every option (see [`ScoreTarget`]).
     fn texts(&self, task: &ProbeTask) -> Result<Vec<Vec<String>>> {
         let known = self.prompts.known_statements(task)?;
         if self.target == ScoreTarget::Statement {
@@ -234,21 +234,28 @@ impl<'a> ScoringPredictor<'a> {
         Ok((prefix, plans))
     }
 
-    /// Rows to run after the prefix. An option whose label is one token is read from its
-    /// question's base row (the continuation alone); a longer label gets its own row
-    /// (continuation + label but its last token) that predicts all its tokens.
-    fn rows(plans: &[QuestionPlan]) -> Vec<Row> {
+    /// Rows to run after the prefix, and per question and option the row its label is read
+    /// from. An option whose label is one token is read from its question's base row (the
+    /// continuation alone); a longer label gets its own row (continuation + label but its last
+    /// token) that predicts all its tokens.
+    fn rows(plans: &[QuestionPlan]) -> (Vec<Row>, Vec<Vec<usize>>) {
         let mut rows = Vec::new();
+        let mut read_from = Vec::with_capacity(plans.len());
         for (q, p) in plans.iter().enumerate() {
-            if p.labels.iter().any(|l| l.len() == 1) {
-                rows.push(Row {
-                    question: q,
-                    option: None,
-                    tokens: p.continuation.clone(),
-                });
-            }
+            let mut base = None;
+            let mut of_option = Vec::with_capacity(p.labels.len());
             for (k, l) in p.labels.iter().enumerate() {
-                if l.len() > 1 {
+                if l.len() == 1 {
+                    let i = *base.get_or_insert_with(|| {
+                        rows.push(Row {
+                            question: q,
+                            option: None,
+                            tokens: p.continuation.clone(),
+                        });
+                        rows.len() - 1
+                    });
+                    of_option.push(i);
+                } else {
                     let mut tokens = p.continuation.clone();
                     tokens.extend_from_slice(&l[..l.len() - 1]);
                     rows.push(Row {
@@ -256,10 +263,12 @@ impl<'a> ScoringPredictor<'a> {
                         option: Some(k),
                         tokens,
                     });
+                    of_option.push(rows.len() - 1);
                 }
             }
+            read_from.push(of_option);
         }
-        rows
+        (rows, read_from)
     }
 
     /// Log-probabilities (f32) over the vocabulary at `positions` of row `row` of `hidden`,
@@ -274,33 +283,25 @@ impl<'a> ScoringPredictor<'a> {
         log_softmax_rows(&logits)
     }
 
-    /// Every option's score (a log-probability, see [`ScoreTarget`]) per question, from the
-    /// log-probabilities each row picked ([`ScoringPredictor::picks`]).
+    /// Every option's score (the sum of its label tokens' log-probabilities) per question, from
+    /// the log-probabilities each row picked ([`ScoringPredictor::picks`]).
     fn option_scores(
-        &self,
         plans: &[QuestionPlan],
-        rows: &[Row],
+        read_from: &[Vec<usize>],
         row_log_probs: &[Vec<Vec<f32>>],
     ) -> Vec<Vec<f64>> {
         plans
             .iter()
-            .enumerate()
-            .map(|(q, plan)| {
+            .zip(read_from)
+            .map(|(plan, rows)| {
                 plan.labels
                     .iter()
-                    .enumerate()
-                    .map(|(k, label)| {
-                        let own = rows
-                            .iter()
-                            .position(|r| r.question == q && r.option == Some(k));
-                        let base = rows
-                            .iter()
-                            .position(|r| r.question == q && r.option.is_none());
+                    .zip(rows)
+                    .map(|(label, &row)| {
                         // The row's picked positions predict the label's tokens in order.
-                        let lps = own.or(base).map_or(&[][..], |i| &row_log_probs[i][..]);
                         label
                             .iter()
-                            .zip(lps)
+                            .zip(&row_log_probs[row])
                             .map(|(&t, lp)| f64::from(lp[t as usize]))
                             .sum::<f64>()
                     })
@@ -323,14 +324,14 @@ impl<'a> ScoringPredictor<'a> {
             .collect()
     }
 
-    /// Raw option scores of a task from one shared prefix, with token counts.
-    fn raw_shared(&self, task: &ProbeTask) -> Result<RawScores> {
+    /// Scores a task from one shared prefix.
+    pub fn score(&self, task: &ProbeTask) -> Result<ScoredTask> {
         let (prefix, plans) = self.plan(task)?;
         let m = &self.model.model;
         let mut cache = m.new_cache(1);
         m.forward(&TokenBatch::single(&prefix), &mut cache)
             .map_err(llm("running the shared prefix"))?;
-        let rows = Self::rows(&plans);
+        let (rows, read_from) = Self::rows(&plans);
         let picks = Self::picks(&rows, &plans);
         // Rows batched in order of length, so little of a batch is padding.
         let mut order: Vec<usize> = (0..rows.len()).collect();
@@ -346,18 +347,20 @@ impl<'a> ScoringPredictor<'a> {
                 row_log_probs[i] = self.log_probs(&hidden, row, &picks[i])?;
             }
         }
-        Ok(RawScores {
-            scores: self.option_scores(&plans, &rows, &row_log_probs),
+        let scores = Self::option_scores(&plans, &read_from, &row_log_probs);
+        Ok(ScoredTask {
+            predictions: predictions(task, &scores),
             prefix_tokens: prefix.len(),
             continuation_tokens: rows.iter().map(|r| r.tokens.len()).sum(),
         })
     }
 
-    /// Raw option scores of a task with a fresh cache per row.
-    fn raw_fresh(&self, task: &ProbeTask) -> Result<RawScores> {
+    /// Scores a task running every question from scratch (a fresh cache per row): the
+    /// reference the shared-prefix path must equal, and the baseline it is benchmarked against.
+    pub fn score_fresh(&self, task: &ProbeTask) -> Result<ScoredTask> {
         let (prefix, plans) = self.plan(task)?;
         let m = &self.model.model;
-        let rows = Self::rows(&plans);
+        let (rows, read_from) = Self::rows(&plans);
         let picks = Self::picks(&rows, &plans);
         let mut row_log_probs = Vec::with_capacity(rows.len());
         for (row, positions) in rows.iter().zip(&picks) {
@@ -369,22 +372,12 @@ impl<'a> ScoringPredictor<'a> {
             let shifted: Vec<usize> = positions.iter().map(|&p| prefix.len() + p).collect();
             row_log_probs.push(self.log_probs(&hidden, 0, &shifted)?);
         }
-        Ok(RawScores {
-            scores: self.option_scores(&plans, &rows, &row_log_probs),
+        let scores = Self::option_scores(&plans, &read_from, &row_log_probs);
+        Ok(ScoredTask {
+            predictions: predictions(task, &scores),
             prefix_tokens: prefix.len(),
             continuation_tokens: rows.iter().map(|r| r.tokens.len()).sum(),
         })
-    }
-
-    /// Scores a task from one shared prefix.
-    pub fn score(&self, task: &ProbeTask) -> Result<ScoredTask> {
-        self.raw_shared(task).map(|raw| raw.into_scored(task))
-    }
-
-    /// Scores a task running every question from scratch (a fresh cache per row): the
-    /// reference the shared-prefix path must equal, and the baseline it is benchmarked against.
-    pub fn score_fresh(&self, task: &ProbeTask) -> Result<ScoredTask> {
-        self.raw_fresh(task).map(|raw| raw.into_scored(task))
     }
 }
 
@@ -394,23 +387,6 @@ struct Row {
     question: usize,
     option: Option<usize>,
     tokens: Vec<u32>,
-}
-
-/// Option scores of a task before normalisation, and the tokens run to get them.
-struct RawScores {
-    scores: Vec<Vec<f64>>,
-    prefix_tokens: usize,
-    continuation_tokens: usize,
-}
-
-impl RawScores {
-    fn into_scored(self, task: &ProbeTask) -> ScoredTask {
-        ScoredTask {
-            predictions: predictions(task, &self.scores),
-            prefix_tokens: self.prefix_tokens,
-            continuation_tokens: self.continuation_tokens,
-        }
-    }
 }
 
 /// Predictions from option scores: probabilities by softmax over each question's options, the

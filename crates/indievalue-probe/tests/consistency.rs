@@ -24,33 +24,13 @@ fn smollm2_statement_scoring_is_well_above_chance_on_the_consistency_set() {
     };
     let tasks = consistency_tasks(&catalog, &ProbeSetup::paper(&catalog), 1, &spec).unwrap();
     assert_eq!(tasks.len(), 3);
-    // Every probe is settled by exactly one demonstration: its own question in refined form,
-    // whose survey codes fall in the gold polar statement.
+    // How each probe is settled is tested in indievalue-sampling (`consistency.rs`); here the
+    // shape of the set on the real catalog.
     for task in &tasks {
         assert_eq!(task.probes.len(), 39);
         assert_eq!(task.demonstrations.len(), 79);
         assert_eq!(task.probe_granularity, Granularity::Polar);
         assert_eq!(task.demo_granularity, Granularity::Refined);
-        for probe in &task.probes {
-            let demos: Vec<_> = task
-                .demonstrations
-                .iter()
-                .filter(|d| d.question == probe.question)
-                .collect();
-            assert_eq!(demos.len(), 1, "{}", probe.question);
-            let q = catalog.question(&probe.question).unwrap();
-            let code = q
-                .statements(Granularity::Refined)
-                .code_map()
-                .codes_of(u16::from(demos[0].statement))
-                .next()
-                .unwrap();
-            assert_eq!(
-                q.statements(Granularity::Polar)
-                    .statement_for_code(i64::from(code)),
-                Some(probe.gold)
-            );
-        }
     }
     let path = model_cache_dir().join("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
     assert!(
