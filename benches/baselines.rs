@@ -10,7 +10,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use indievalue::baselines::{GlobalMajority, ResembleIndex, resemble_sweep};
 use indievalue::catalog::{Catalog, Granularity, meta_dir_from_env};
 use indievalue::sampling::{
-    AnswerMatrix, DemoMode, DemoSpec, EvalCriteria, ProbeSetup, build_probe_tasks,
+    AnswerMatrix, DemoMode, DemoSpec, EvalCriteria, ProbeSetup, TaskSpec, build_probe_tasks,
     select_evaluation_set,
 };
 use indievalue::synth::{SynthConfig, SyntheticModel};
@@ -55,11 +55,13 @@ fn bench(c: &mut Criterion) {
         &catalog,
         &people,
         &answers,
-        &setups,
         &eval.rows,
-        &spec,
-        Granularity::Polar,
-        1,
+        &TaskSpec {
+            setups: &setups,
+            demos: spec,
+            probe_granularity: Granularity::Polar,
+            seed: 1,
+        },
     );
 
     let mut group = c.benchmark_group("baselines");

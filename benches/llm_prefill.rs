@@ -7,7 +7,8 @@
 //! ```
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use indievalue::llm::{LoadOptions, ModelSource, TokenBatch, load_model, model_cache_dir};
+use indievalue::llm::{LoadOptions, ModelSource, TokenBatch, load_model};
+use indievalue_testdata::model_cache_dir;
 use std::time::Duration;
 
 #[global_allocator]

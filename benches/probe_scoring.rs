@@ -21,10 +21,13 @@
 
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use indievalue::catalog::{Catalog, Granularity, meta_dir_from_env};
-use indievalue::llm::{LoadOptions, ModelSource, TokenBatch, load_model, model_cache_dir};
+use indievalue::llm::{LoadOptions, ModelSource, TokenBatch, load_model};
 use indievalue::probe::{GenerationSettings, GenerativePredictor, ScoreTarget, ScoringPredictor};
-use indievalue::sampling::{AnswerMatrix, DemoMode, DemoSpec, ProbeSetup, build_probe_tasks};
+use indievalue::sampling::{
+    AnswerMatrix, DemoMode, DemoSpec, ProbeSetup, TaskSpec, build_probe_tasks,
+};
 use indievalue::synth::{SynthConfig, SyntheticModel};
+use indievalue_testdata::model_cache_dir;
 use std::time::{Duration, Instant};
 
 #[global_allocator]
@@ -55,11 +58,13 @@ fn bench(c: &mut Criterion) {
         &catalog,
         &people,
         &answers,
-        &setups[..1],
         &rows,
-        &spec,
-        Granularity::Polar,
-        1,
+        &TaskSpec {
+            setups: &setups[..1],
+            demos: spec,
+            probe_granularity: Granularity::Polar,
+            seed: 1,
+        },
     );
     let task = tasks
         .into_iter()

@@ -9,8 +9,8 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use indievalue::catalog::{Catalog, Granularity, Respondents, meta_dir_from_env};
 use indievalue::sampling::{
-    AnswerMatrix, DemoMode, DemoSpec, EvalCriteria, ProbeSetup, TrainingRecipe, build_probe_tasks,
-    build_training_set, select_evaluation_set,
+    AnswerMatrix, DemoMode, DemoSpec, EvalCriteria, ProbeSetup, TaskSpec, TrainingRecipe,
+    build_probe_tasks, build_training_set, select_evaluation_set,
 };
 use indievalue::synth::{SynthConfig, SyntheticModel};
 use std::time::Duration;
@@ -53,11 +53,13 @@ fn bench(c: &mut Criterion) {
                 &catalog,
                 &people,
                 &answers,
-                &setups,
                 &eval.rows,
-                &spec,
-                Granularity::Polar,
-                1,
+                &TaskSpec {
+                    setups: &setups,
+                    demos: spec,
+                    probe_granularity: Granularity::Polar,
+                    seed: 1,
+                },
             );
             let pool = eval.training_rows(people.len());
             let training = build_training_set(&catalog, &people, &answers, &pool, &recipe, 1)

@@ -11,11 +11,11 @@
 
 use anyhow::Context;
 use clap::Parser;
-use indievalue::catalog::{Catalog, Continent, Respondents};
+use indievalue::catalog::{Catalog, Continent, FileHeader, Respondents, meta_dir};
 use indievalue::convert::RESPONDENTS_FILE;
 use indievalue::sampling::{
     AnswerMatrix, DemographicsMode, EvalCriteria, EvaluationSet, ProbeSetup, TRAINING_FORMAT,
-    TaskFileHeader, TrainingRecipe, build_training_set, read_id_file, select_evaluation_set,
+    TrainingRecipe, WRITTEN_BY, build_training_set, read_id_file, select_evaluation_set,
     write_training_set,
 };
 use std::path::PathBuf;
@@ -27,9 +27,9 @@ struct Args {
     /// Dataset directory written by convert_wvs.
     #[arg(long)]
     data: PathBuf,
-    /// Metadata directory of the catalog.
+    /// Metadata directory of the catalog (default: INDIEVALUE_META_DIR).
     #[arg(long)]
-    meta: PathBuf,
+    meta: Option<PathBuf>,
     /// Examples per question.
     #[arg(long)]
     n_per_question: usize,
@@ -47,10 +47,10 @@ struct Args {
     eval_people: usize,
     /// Only training people from this continent.
     #[arg(long)]
-    continent: Option<String>,
+    continent: Option<Continent>,
     /// Demographic statements: none, prepend or only.
     #[arg(long, default_value = "none")]
-    demographics: String,
+    demographics: DemographicsMode,
     /// Seed.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -58,27 +58,16 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let catalog = Catalog::load(&args.meta)
-        .with_context(|| format!("loading the catalog from {}", args.meta.display()))?;
+    let meta = meta_dir(args.meta.as_deref())?;
+    let catalog = Catalog::load(&meta)
+        .with_context(|| format!("loading the catalog from {}", meta.display()))?;
     let people = Respondents::read_parquet(&catalog, args.data.join(RESPONDENTS_FILE))?;
     let answers = AnswerMatrix::new(&people);
-    let (probes, demos) = args
-        .recipe
-        .split_once(':')
-        .context("--recipe is PROBES:DEMOS, e.g. p+r:mixed+200")?;
+    let (probes, demos) =
+        args.recipe.split_once(':').context("--recipe is PROBES:DEMOS, e.g. p+r:mixed+200")?;
     let mut recipe = TrainingRecipe::parse(probes, demos, args.n_per_question)?;
-    recipe.continent = match &args.continent {
-        Some(name) => {
-            Some(Continent::from_name(name).with_context(|| format!("continent {name:?}"))?)
-        }
-        None => None,
-    };
-    recipe.demographics = match args.demographics.as_str() {
-        "none" => DemographicsMode::None,
-        "prepend" => DemographicsMode::Prepend,
-        "only" => DemographicsMode::Only,
-        other => anyhow::bail!("--demographics {other:?}: none, prepend or only"),
-    };
+    recipe.continent = args.continent;
+    recipe.demographics = args.demographics;
     let eval = match &args.eval_ids {
         Some(file) => EvaluationSet::from_ids(&catalog, &people, &read_id_file(file)?)?,
         None => {
@@ -92,10 +81,11 @@ fn main() -> anyhow::Result<()> {
     let start = Instant::now();
     let examples = build_training_set(&catalog, &people, &answers, &pool, &recipe, args.seed)?;
     let built = start.elapsed();
-    let header = TaskFileHeader::new(
+    let header = FileHeader::new(
         TRAINING_FORMAT,
         &catalog,
         args.seed,
+        WRITTEN_BY,
         serde_json::json!({
             "data": args.data.display().to_string(),
             "recipe": recipe,
@@ -106,9 +96,7 @@ fn main() -> anyhow::Result<()> {
     println!(
         "{} {}: {} examples from a pool of {} (built in {:.2} s) -> {}",
         recipe.name(),
-        recipe
-            .continent
-            .map_or("worldwide".to_owned(), |c| c.name().to_owned()),
+        recipe.continent.map_or("worldwide".to_owned(), |c| c.name().to_owned()),
         examples.len(),
         pool.len(),
         built.as_secs_f64(),

@@ -15,9 +15,9 @@ use std::path::PathBuf;
 #[derive(Parser)]
 struct Args {
     /// Directory holding statements_meta_data.jsonl, refined_statements_meta_data.jsonl and
-    /// demographics_meta_data.jsonl.
+    /// demographics_meta_data.jsonl (default: INDIEVALUE_META_DIR).
     #[arg(long)]
-    meta: PathBuf,
+    meta: Option<PathBuf>,
     /// Print one JSON object instead of tables.
     #[arg(long)]
     json: bool,
@@ -25,8 +25,9 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let catalog = Catalog::load(&args.meta)
-        .with_context(|| format!("loading the catalog from {}", args.meta.display()))?;
+    let meta = indievalue::catalog::meta_dir(args.meta.as_deref())?;
+    let catalog = Catalog::load(&meta)
+        .with_context(|| format!("loading the catalog from {}", meta.display()))?;
     let stats = catalog.stats();
     let polar = stats.answer_space(Granularity::Polar);
     let refined = stats.answer_space(Granularity::Refined);
@@ -44,7 +45,7 @@ fn main() -> anyhow::Result<()> {
             })
             .collect();
         let out = serde_json::json!({
-            "meta_dir": args.meta.display().to_string(),
+            "meta_dir": meta.display().to_string(),
             "catalog_hash": catalog.content_hash(),
             "questions": stats.questions,
             "statements_polar": stats.statements_polar,
@@ -59,11 +60,7 @@ fn main() -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
-    println!(
-        "Catalog {} ({})",
-        args.meta.display(),
-        &catalog.content_hash()[..12]
-    );
+    println!("Catalog {} ({})", meta.display(), &catalog.content_hash()[..12]);
     println!();
     println!("Table 1 (data conversion)");
     println!(

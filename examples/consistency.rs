@@ -13,13 +13,16 @@
 //! (generative mode, or another model).
 
 use anyhow::{Context, Result};
+#[path = "common/model_args.rs"]
+mod common;
+
 use clap::Parser;
-use indievalue::catalog::{Catalog, Granularity};
-use indievalue::llm::{LoadOptions, ModelSource, device_from_name, load_model, parse_dtype};
+use indievalue::catalog::{Catalog, FileHeader, meta_dir};
+use indievalue::files::create_dir_all;
 use indievalue::probe::{ScoreTarget, ScoringPredictor};
 use indievalue::sampling::{
-    ConsistencySpec, ProbeSetup, SettlingStatement, TASK_FORMAT, TaskFile, TaskFileHeader,
-    consistency_tasks,
+    ConsistencySpec, PROBE_TASKS_FILE, ProbeSetup, SettlingStatement, TASK_FORMAT, TaskFile,
+    WRITTEN_BY, consistency_tasks,
 };
 use std::path::PathBuf;
 use std::time::Instant;
@@ -27,15 +30,14 @@ use std::time::Instant;
 #[derive(Parser)]
 #[command(about = "Score a language model on a consistency sanity set")]
 struct Args {
-    /// Model: a safetensors directory, a .gguf file, or a hub id owner/name[@revision].
-    #[arg(long)]
-    model: String,
+    #[command(flatten)]
+    model: common::ModelArgs,
     /// The statement metadata (default: INDIEVALUE_META_DIR).
     #[arg(long)]
     meta: Option<PathBuf>,
     /// same-polar, same-refined or refined-for-polar.
     #[arg(long, default_value = "same-polar")]
-    settling: String,
+    settling: SettlingStatement,
     /// Filler demonstrations per task (questions outside the setup).
     #[arg(long, default_value_t = 40)]
     fillers: usize,
@@ -43,23 +45,17 @@ struct Args {
     #[arg(long, default_value_t = 1)]
     people: usize,
     /// Setups to run (1-based, comma separated).
-    #[arg(long, default_value = "1,2,3")]
-    setups: String,
+    #[arg(long, default_value = "1,2,3", value_delimiter = ',')]
+    setups: Vec<usize>,
     /// What to score, comma separated: label, answer, statement.
-    #[arg(long, default_value = "statement,label")]
-    targets: String,
+    #[arg(long, default_value = "statement,label", value_delimiter = ',')]
+    targets: Vec<ScoreTarget>,
     /// Continuations run together.
     #[arg(long, default_value_t = 8)]
     batch_rows: usize,
     /// Seed of the set.
     #[arg(long, default_value_t = 7)]
     seed: u64,
-    /// cpu, cuda or cuda:N.
-    #[arg(long, default_value = "cpu")]
-    device: String,
-    /// f32, bf16 or f16.
-    #[arg(long, default_value = "f32")]
-    dtype: String,
     /// Also write the set here as probe_tasks.jsonl.
     #[arg(long)]
     write_tasks: Option<PathBuf>,
@@ -67,76 +63,35 @@ struct Args {
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    let meta = match &args.meta {
-        Some(m) => m.clone(),
-        None => indievalue::catalog::meta_dir_from_env()
-            .context("--meta not given and INDIEVALUE_META_DIR not set")?,
-    };
+    let meta = meta_dir(args.meta.as_deref())?;
     let catalog = Catalog::load(&meta).with_context(|| format!("loading {}", meta.display()))?;
-    let settling = match args.settling.as_str() {
-        "same-polar" => SettlingStatement::Same(Granularity::Polar),
-        "same-refined" => SettlingStatement::Same(Granularity::Refined),
-        "refined-for-polar" => SettlingStatement::RefinedForPolar,
-        other => {
-            anyhow::bail!("--settling {other:?}: same-polar, same-refined or refined-for-polar")
-        }
-    };
-    let targets: Vec<ScoreTarget> = args
-        .targets
-        .split(',')
-        .map(|t| match t.trim() {
-            "label" => Ok(ScoreTarget::Label),
-            "answer" => Ok(ScoreTarget::Answer),
-            "statement" => Ok(ScoreTarget::Statement),
-            other => anyhow::bail!("--targets {other:?}: label, answer or statement"),
-        })
-        .collect::<Result<_>>()?;
+    let (settling, targets) = (args.settling, args.targets.clone());
     let setups = ProbeSetup::paper(&catalog);
     let mut chosen = Vec::new();
-    for s in args.setups.split(',') {
-        let i: usize = s
-            .trim()
-            .parse()
-            .with_context(|| format!("--setups {s:?}"))?;
-        anyhow::ensure!(
-            (1..=setups.len()).contains(&i),
-            "--setups {i}: 1 to {}",
-            setups.len()
-        );
+    for &i in &args.setups {
+        anyhow::ensure!((1..=setups.len()).contains(&i), "--setups {i}: 1 to {}", setups.len());
         chosen.push(i - 1);
     }
-    let spec = ConsistencySpec {
-        settling,
-        fillers: args.fillers,
-        seed: args.seed,
-    };
+    let spec = ConsistencySpec { settling, fillers: args.fillers, seed: args.seed };
     let mut tasks = consistency_tasks(&catalog, &setups, args.people, &spec)?;
     tasks.retain(|t| chosen.contains(&t.setup));
     if let Some(dir) = &args.write_tasks {
-        std::fs::create_dir_all(dir)?;
-        let header = TaskFileHeader::new(
+        create_dir_all(dir)?;
+        let header = FileHeader::new(
             TASK_FORMAT,
             &catalog,
             args.seed,
+            WRITTEN_BY,
             serde_json::json!({ "consistency": spec, "people": args.people, "setups": args.setups }),
         );
-        TaskFile::write(dir.join("probe_tasks.jsonl"), &header, &tasks)?;
+        TaskFile::write(dir.join(PROBE_TASKS_FILE), &header, &tasks)?;
         eprintln!("wrote {} tasks to {}", tasks.len(), dir.display());
     }
-    let options = LoadOptions {
-        dtype: parse_dtype(&args.dtype)?,
-        device: device_from_name(&args.device)?,
-        ..LoadOptions::default()
-    };
-    let model = load_model(&ModelSource::parse(&args.model), &options)
-        .with_context(|| format!("loading {}", args.model))?;
+    let model = args.model.load()?;
     let probes: usize = tasks.iter().map(|t| t.probes.len()).sum();
-    let chance: f64 = tasks
-        .iter()
-        .flat_map(|t| &t.probes)
-        .map(|p| 1.0 / f64::from(p.options))
-        .sum::<f64>()
-        / probes as f64;
+    let chance: f64 =
+        tasks.iter().flat_map(|t| &t.probes).map(|p| 1.0 / f64::from(p.options)).sum::<f64>()
+            / probes as f64;
     println!(
         "consistency set: {} tasks, {probes} probes ({:?}, {} fillers), chance {:.1} %",
         tasks.len(),

@@ -30,9 +30,9 @@ struct Args {
     /// The raw survey CSV.
     #[arg(long)]
     wvs: PathBuf,
-    /// Metadata directory of the catalog.
+    /// Metadata directory of the catalog (default: INDIEVALUE_META_DIR).
     #[arg(long)]
-    meta: PathBuf,
+    meta: Option<PathBuf>,
     /// Output dataset directory.
     #[arg(long)]
     out: PathBuf,
@@ -46,8 +46,9 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let catalog = Catalog::load(&args.meta)
-        .with_context(|| format!("loading the catalog from {}", args.meta.display()))?;
+    let meta = indievalue::catalog::meta_dir(args.meta.as_deref())?;
+    let catalog = Catalog::load(&meta)
+        .with_context(|| format!("loading the catalog from {}", meta.display()))?;
     let size = std::fs::metadata(&args.wvs)
         .with_context(|| format!("reading {}", args.wvs.display()))?
         .len();
@@ -58,9 +59,8 @@ fn main() -> anyhow::Result<()> {
         )?
         .progress_chars("=> "),
     );
-    let options = ConvertOptions {
-        empty_cell: args.empty_as.map_or(EmptyCell::Error, EmptyCell::Code),
-    };
+    let options =
+        ConvertOptions { empty_cell: args.empty_as.map_or(EmptyCell::Error, EmptyCell::Code) };
     let start = Instant::now();
     let conversion = convert_file_with_progress(&catalog, &args.wvs, &options, &mut |p| {
         bar.set_position(p.bytes);
@@ -81,10 +81,7 @@ fn main() -> anyhow::Result<()> {
         "  valid answers per person     {:.2} (sd {:.2})",
         r.valid_per_person_mean, r.valid_per_person_sd
     );
-    println!(
-        "  people with all {} answered {}",
-        r.questions, r.people_all_253
-    );
+    println!("  people with all {} answered {}", r.questions, r.people_all_253);
     println!("  duplicates dropped           {}", r.duplicates_dropped);
     if let Some(line) = r.truncated_last_line {
         println!("  truncated last line dropped  line {line}");
@@ -92,15 +89,8 @@ fn main() -> anyhow::Result<()> {
     if r.last_line_unterminated {
         eprintln!("warning: the file does not end with a line end; its last row may be cut short");
     }
-    println!(
-        "  valid demographics / person  {:.2}",
-        r.valid_demographics_mean
-    );
-    let per: Vec<String> = r
-        .per_continent
-        .iter()
-        .map(|(k, v)| format!("{k} {v}"))
-        .collect();
+    println!("  valid demographics / person  {:.2}", r.valid_demographics_mean);
+    let per: Vec<String> = r.per_continent.iter().map(|(k, v)| format!("{k} {v}")).collect();
     println!("  per continent                {}", per.join(", "));
     println!(
         "wrote {} and {} in {} ({:.2} s parse+map, {:.2} s total)",

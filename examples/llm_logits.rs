@@ -11,18 +11,18 @@
 //! Without `--json` it prints the five most likely next tokens of every position instead.
 
 use anyhow::{Context, Result, bail};
+#[path = "common/model_args.rs"]
+mod common;
+
 use clap::Parser;
-use indievalue::llm::{
-    LoadOptions, ModelSource, TokenBatch, device_from_name, load_model, parse_dtype,
-};
+use indievalue::llm::TokenBatch;
 use std::io::Write;
 
 #[derive(Parser)]
 #[command(about = "Logits of every position of a token sequence")]
 struct Args {
-    /// Model: a safetensors directory, a .gguf file, or a hub id owner/name[@revision].
-    #[arg(long)]
-    model: String,
+    #[command(flatten)]
+    model: common::ModelArgs,
     /// Comma-separated token ids.
     #[arg(long, conflicts_with = "text")]
     tokens: Option<String>,
@@ -30,12 +30,6 @@ struct Args {
     /// none is added).
     #[arg(long)]
     text: Option<String>,
-    /// f32, bf16 or f16.
-    #[arg(long, default_value = "f32")]
-    dtype: String,
-    /// cpu, cuda or cuda:N (cuda needs the `cuda` feature).
-    #[arg(long, default_value = "cpu")]
-    device: String,
     /// Print all logits as JSON: {"tokens": [...], "logits": [[...] per position]}.
     #[arg(long)]
     json: bool,
@@ -43,25 +37,15 @@ struct Args {
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    let options = LoadOptions {
-        dtype: parse_dtype(&args.dtype)?,
-        device: device_from_name(&args.device)?,
-        ..LoadOptions::default()
-    };
-    let loaded = load_model(&ModelSource::parse(&args.model), &options)
-        .with_context(|| format!("loading {}", args.model))?;
+    let loaded = args.model.load()?;
     let tokens: Vec<u32> = match (&args.tokens, &args.text) {
         (Some(list), _) => list
             .split(',')
-            .map(|t| {
-                t.trim()
-                    .parse::<u32>()
-                    .with_context(|| format!("token id {t:?}"))
-            })
+            .map(|t| t.trim().parse::<u32>().with_context(|| format!("token id {t:?}")))
             .collect::<Result<_>>()?,
         (None, Some(text)) => match &loaded.tokenizer {
             Some(tok) => tok.encode(text)?,
-            None => bail!("{} has no tokenizer; pass --tokens", args.model),
+            None => bail!("{} has no tokenizer; pass --tokens", args.model.model),
         },
         (None, None) => bail!("pass --tokens 1,2,3 or --text \"...\""),
     };
@@ -79,7 +63,7 @@ fn main() -> Result<()> {
     if args.json {
         serde_json::to_writer(
             &mut out,
-            &serde_json::json!({"model": args.model, "dtype": args.dtype, "tokens": tokens, "logits": logits}),
+            &serde_json::json!({"model": args.model.model, "dtype": args.model.dtype, "tokens": tokens, "logits": logits}),
         )?;
         writeln!(out)?;
     } else {
@@ -89,11 +73,9 @@ fn main() -> Result<()> {
             let top: Vec<String> = idx[..5.min(idx.len())]
                 .iter()
                 .map(|&t| match &loaded.tokenizer {
-                    Some(tok) => format!(
-                        "{:?} {:.2}",
-                        tok.decode(&[t as u32]).unwrap_or_default(),
-                        row[t]
-                    ),
+                    Some(tok) => {
+                        format!("{:?} {:.2}", tok.decode(&[t as u32]).unwrap_or_default(), row[t])
+                    }
                     None => format!("{t} {:.2}", row[t]),
                 })
                 .collect();

@@ -17,23 +17,33 @@
 //! `--data`) and log-loss (score mode).
 
 use anyhow::{Context, Result};
-use clap::Parser;
+#[path = "common/model_args.rs"]
+mod common;
+
+use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use indievalue::catalog::{Catalog, Respondents};
+use indievalue::catalog::{Catalog, FileHeader, Respondents, meta_dir};
 use indievalue::convert::RESPONDENTS_FILE;
-use indievalue::llm::{LoadOptions, ModelSource, device_from_name, load_model, parse_dtype};
 use indievalue::metrics::{AccuracyReport, Bootstrap, Dimension, InequityIndex, PredictionsFile};
 use indievalue::probe::{GenerationSettings, ProbeMode, ProbeRun, ScoreTarget};
-use indievalue::sampling::{ProbeTask, TASK_FORMAT, TaskFile, TaskFileHeader};
+use indievalue::sampling::{PROBE_TASKS_FILE, ProbeTask, TASK_FORMAT, TaskFile};
 use std::path::PathBuf;
 use std::time::Instant;
+
+/// How the model is probed.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ModeName {
+    /// A probability for every option (scoring predictor).
+    Score,
+    /// The paper's generative protocol.
+    Generate,
+}
 
 #[derive(Parser)]
 #[command(about = "Probe a language model on IndieValueCatalog tasks")]
 struct Args {
-    /// Model: a safetensors directory, a .gguf file, or a hub id owner/name[@revision].
-    #[arg(long)]
-    model: String,
+    #[command(flatten)]
+    model: common::ModelArgs,
     /// The statement metadata (default: INDIEVALUE_META_DIR).
     #[arg(long)]
     meta: Option<PathBuf>,
@@ -41,25 +51,20 @@ struct Args {
     #[arg(long)]
     tasks: PathBuf,
     /// score or generate.
-    #[arg(long, default_value = "score")]
-    mode: String,
+    #[arg(long, value_enum, default_value_t = ModeName::Score)]
+    mode: ModeName,
     /// Score mode: what is scored, label (C.1 prompt, the option's label), answer (C.1 prompt,
     /// the whole answer) or statement (cloze: the option's statement as one more known
     /// statement; what small untuned models need).
     #[arg(long, default_value = "label")]
-    score_target: String,
+    score_target: ScoreTarget,
     /// Output directory.
     #[arg(long)]
     out: PathBuf,
-    /// Run at most this many tasks now (a rerun continues).
+    /// Run only the first N tasks (counting those an earlier run finished: a rerun of the same
+    /// command ends where an uninterrupted run would).
     #[arg(long)]
     limit: Option<usize>,
-    /// cpu, cuda or cuda:N.
-    #[arg(long, default_value = "cpu")]
-    device: String,
-    /// f32, bf16 or f16.
-    #[arg(long, default_value = "f32")]
-    dtype: String,
     /// Converted survey directory, for σ-INEQUITY in the summary.
     #[arg(long)]
     data: Option<PathBuf>,
@@ -79,51 +84,35 @@ struct Args {
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    let meta = match &args.meta {
-        Some(m) => m.clone(),
-        None => indievalue::catalog::meta_dir_from_env()
-            .context("--meta not given and INDIEVALUE_META_DIR not set")?,
-    };
+    let meta = meta_dir(args.meta.as_deref())?;
     let catalog = Catalog::load(&meta).with_context(|| format!("loading {}", meta.display()))?;
-    let tasks_path = args.tasks.join("probe_tasks.jsonl");
-    let (task_header, tasks): (TaskFileHeader, Vec<ProbeTask>) =
+    let tasks_path = args.tasks.join(PROBE_TASKS_FILE);
+    let (task_header, tasks): (FileHeader, Vec<ProbeTask>) =
         TaskFile::read(&tasks_path, &catalog, TASK_FORMAT)?;
-    let mode = match args.mode.as_str() {
-        "score" => ProbeMode::Score(match args.score_target.as_str() {
-            "label" => ScoreTarget::Label,
-            "answer" => ScoreTarget::Answer,
-            "statement" => ScoreTarget::Statement,
-            other => anyhow::bail!("--score-target {other:?}: label, answer or statement"),
-        }),
-        "generate" => ProbeMode::Generate(GenerationSettings {
+    let mode = match args.mode {
+        ModeName::Score => ProbeMode::Score(args.score_target),
+        ModeName::Generate => ProbeMode::Generate(GenerationSettings {
             max_new_tokens: args.max_new_tokens,
             retries: args.retries,
             retry_temperature: args.retry_temperature,
             seed: args.seed,
         }),
-        other => anyhow::bail!("--mode {other:?}: score or generate"),
     };
     let started = Instant::now();
-    let options = LoadOptions {
-        dtype: parse_dtype(&args.dtype)?,
-        device: device_from_name(&args.device)?,
-        ..LoadOptions::default()
-    };
-    let model = load_model(&ModelSource::parse(&args.model), &options)
-        .with_context(|| format!("loading {}", args.model))?;
+    let model = args.model.load()?;
     eprintln!(
-        "model {} loaded in {:.1} s ({} layers, {:?} on {})",
-        args.model,
+        "model {} loaded in {:.1} s ({} layers, {} on {})",
+        args.model.model,
         started.elapsed().as_secs_f64(),
         model.model.config().num_hidden_layers,
-        options.dtype,
-        args.device
+        args.model.dtype,
+        args.model.device
     );
     let params = serde_json::json!({
-        "model": args.model,
+        "model": args.model.model,
         "model_files": model.files,
-        "dtype": args.dtype,
-        "device": args.device,
+        "dtype": args.model.dtype,
+        "device": args.model.device,
         "tasks": tasks_path,
         "tasks_seed": task_header.seed,
         "tasks_params": task_header.params,
@@ -174,10 +163,7 @@ fn main() -> Result<()> {
         println!("  setup {}: {acc:.2} %", setup + 1);
     }
     if let Some(l) = report.log_loss {
-        println!(
-            "log-loss {l:.4}, Brier {:.4}",
-            report.brier.unwrap_or(f64::NAN)
-        );
+        println!("log-loss {l:.4}, Brier {:.4}", report.brier.unwrap_or(f64::NAN));
     }
     let inequity = match &args.data {
         Some(data) => {
@@ -195,8 +181,8 @@ fn main() -> Result<()> {
         None => None,
     };
     let summary = serde_json::json!({
-        "model": args.model,
-        "mode": args.mode,
+        "model": args.model.model,
+        "mode": args.mode.to_possible_value().map(|v| v.get_name().to_owned()),
         "predictions": predictions.len(),
         "accuracy": report.overall,
         "per_setup": report.per_setup,
@@ -205,9 +191,6 @@ fn main() -> Result<()> {
         "inequity": inequity,
         "written_by": concat!("indievalue ", env!("CARGO_PKG_VERSION")),
     });
-    indievalue::catalog::storage::write_atomic_with(&args.out.join("summary.json"), |w| {
-        serde_json::to_writer_pretty(&mut *w, &summary)?;
-        Ok(())
-    })?;
+    indievalue::files::write_json_atomic(&args.out.join("summary.json"), &summary)?;
     Ok(())
 }

@@ -9,19 +9,21 @@
 //! cargo run --release --example quickstart [-- --people 6000 --seed 0 --out out/quickstart]
 //! ```
 
-use anyhow::Context;
 use clap::Parser;
-use indievalue::baselines::{GlobalMajority, ResembleIndex, random_accuracy, resemble_sweep};
-use indievalue::catalog::{Catalog, Granularity, mini_catalog_dir};
+use indievalue::baselines::run_baselines;
+use indievalue::catalog::{Catalog, FileHeader, Granularity};
 use indievalue::convert::{ConvertOptions, convert_file, write_dataset};
+use indievalue::files::create_dir_all;
 use indievalue::metrics::{
-    AccuracyReport, Bootstrap, Dimension, InequityIndex, PREDICTIONS_FORMAT, PredictionsFile, Table,
+    AccuracyReport, Bootstrap, Evaluation, PredictionsFile, SetupColumn, SetupRow, setup_table,
 };
 use indievalue::sampling::{
-    AnswerMatrix, DemoMode, DemoSpec, EvalCriteria, ProbeSetup, TASK_FORMAT, TaskFile,
-    TaskFileHeader, build_probe_tasks, select_evaluation_set, write_id_file,
+    self, AnswerMatrix, DemoMode, DemoSpec, EVAL_IDS_FILE, EvalCriteria, PROBE_TASKS_FILE,
+    ProbeSetup, TASK_FORMAT, TaskFile, TaskSpec, build_probe_tasks, select_evaluation_set,
+    write_id_file,
 };
 use indievalue::synth::{SynthConfig, SyntheticModel};
+use indievalue_testdata::{mini_catalog_dir, smollm2_gguf};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -50,37 +52,26 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
+    create_dir_all(&args.out)?;
     let catalog = Catalog::load(mini_catalog_dir())?;
-    let stats = catalog.stats();
+    let st = catalog.stats();
+    let (questions, polar, refined) = (st.questions, st.statements_polar, st.statements_refined);
+    let (categories, space) = (st.categories.len(), st.answer_space(Granularity::Polar));
     println!(
-        "1. catalog: mini ({} questions in {} categories, {} polar / {} refined statements, \
-         answer space {} polar)",
-        stats.questions,
-        stats.categories.len(),
-        stats.statements_polar,
-        stats.statements_refined,
-        stats.answer_space(Granularity::Polar).scientific(3)
+        "1. catalog: mini ({questions} questions in {categories} categories, {polar} polar / \
+         {refined} refined statements, answer space {} polar)",
+        space.scientific(3)
     );
 
     let start = Instant::now();
-    let config = SynthConfig {
-        people: args.people,
-        seed: args.seed,
-        ..Default::default()
-    };
+    let config = SynthConfig { people: args.people, seed: args.seed, ..Default::default() };
     let model = SyntheticModel::new(&catalog, &config)?;
     let csv = args.out.join("wvs.csv");
     let summary = model.write_csv(&catalog, &csv)?;
     model.save(args.out.join("wvs.csv.model.json"))?;
-    println!(
-        "2. synthetic survey: {} rows, {:.1} MB in {:.2} s -> {}",
-        summary.rows,
-        summary.bytes as f64 / 1e6,
-        start.elapsed().as_secs_f64(),
-        csv.display()
-    );
+    let (rows, mb, secs) =
+        (summary.rows, summary.bytes as f64 / 1e6, start.elapsed().as_secs_f64());
+    println!("2. synthetic survey: {rows} rows, {mb:.1} MB in {secs:.2} s -> {}", csv.display());
 
     let start = Instant::now();
     let conversion = convert_file(&catalog, &csv, &ConvertOptions::default())?;
@@ -112,31 +103,17 @@ fn main() -> anyhow::Result<()> {
         granularity: Granularity::Polar,
         demographics: false,
     };
-    let tasks = build_probe_tasks(
-        &catalog,
-        people,
-        &answers,
-        &setups,
-        &eval.rows,
-        &spec,
-        Granularity::Polar,
-        args.seed,
-    );
+    let (probe_granularity, seed) = (Granularity::Polar, args.seed);
+    let task_spec = TaskSpec { setups: &setups, demos: spec, probe_granularity, seed };
+    let tasks = build_probe_tasks(&catalog, people, &answers, &eval.rows, &task_spec);
     let task_dir = args.out.join("tasks");
-    std::fs::create_dir_all(&task_dir)?;
-    write_id_file(task_dir.join("eval_ids.txt"), &eval.ids)?;
-    let header = TaskFileHeader::new(
-        TASK_FORMAT,
-        &catalog,
-        args.seed,
-        serde_json::json!({ "criteria": criteria, "demo_spec": spec }),
-    );
-    TaskFile::write(task_dir.join("probe_tasks.jsonl"), &header, &tasks)?;
-    let continents: Vec<String> = eval
-        .per_continent
-        .iter()
-        .map(|(c, n)| format!("{c} {n}"))
-        .collect();
+    create_dir_all(&task_dir)?;
+    write_id_file(task_dir.join(EVAL_IDS_FILE), &eval.ids)?;
+    let params = serde_json::json!({ "criteria": criteria, "demo_spec": spec });
+    let header = FileHeader::new(TASK_FORMAT, &catalog, seed, sampling::WRITTEN_BY, params);
+    TaskFile::write(task_dir.join(PROBE_TASKS_FILE), &header, &tasks)?;
+    let continents: Vec<String> =
+        eval.per_continent.iter().map(|(c, n)| format!("{c} {n}")).collect();
     println!(
         "4. sampled in {:.2} s: {} evaluation people ({}), {} probe tasks of {} probes -> {}",
         start.elapsed().as_secs_f64(),
@@ -149,59 +126,15 @@ fn main() -> anyhow::Result<()> {
 
     let start = Instant::now();
     let pool = eval.training_rows(people.len());
-    let random = random_accuracy(&catalog, &setups, Granularity::Polar);
-    let global = GlobalMajority::fit(&catalog, &answers, &pool);
-    let index = ResembleIndex::build(&catalog, people, &answers, &pool, Granularity::Polar)?;
-    let sweep = resemble_sweep(&catalog, &answers, &index, &global, &tasks, 35, &[1, 24])?;
-    let global_predictions = global.predictions(&catalog, &tasks)?;
-    let runs = [
-        ("global", "Global", &global_predictions),
-        ("top1", "Resemble (top 1)", &sweep.predictions[&1]),
-        (
-            "top24",
-            "Resemble (top cluster, k=24)",
-            &sweep.predictions[&24],
-        ),
-    ];
+    let results = run_baselines(&catalog, people, &answers, &pool, &tasks, 35, 24)?;
     let result_dir = args.out.join("results");
-    std::fs::create_dir_all(&result_dir)?;
-    let mut table = Table::new([
-        "Baseline",
-        "setup 1",
-        "setup 2",
-        "setup 3",
-        "avg",
-        "sigma-INEQUITY",
-    ]);
-    let mut row = vec!["Random (exact)".to_owned()];
-    row.extend(random.iter().map(|v| format!("{v:.2}")));
-    row.push(format!(
-        "{:.2}",
-        random.iter().sum::<f64>() / random.len() as f64
-    ));
-    row.push("-".into());
-    table.push(row);
-    for (name, label, predictions) in runs {
-        let header = TaskFileHeader::new(
-            PREDICTIONS_FORMAT,
-            &catalog,
-            args.seed,
-            serde_json::json!({ "reasoner": name }),
-        );
-        PredictionsFile::write(
-            result_dir.join(format!("{name}.jsonl")),
-            &header,
-            predictions,
-        )?;
-        let report = AccuracyReport::compute(&catalog, predictions, &Bootstrap::default())?;
-        let inequity =
-            InequityIndex::compute(&catalog, people, &report.per_person, &Dimension::paper(), 1)?;
-        let mut row = vec![label.to_owned()];
-        row.extend(report.per_setup.values().map(|v| format!("{v:.2}")));
-        row.push(format!("{:.2}", report.setup_average()));
-        row.push(format!("{:.2}", inequity.index));
-        table.push(row);
+    results.write_predictions(&result_dir, &catalog, seed, &serde_json::json!({}))?;
+    let mut rows = vec![SetupRow::exact("Random (exact)", results.random.clone())];
+    for run in &results.runs {
+        let e = Evaluation::compute(&catalog, people, &run.predictions, &Bootstrap::default(), 1)?;
+        rows.push(e.row(&run.label));
     }
+    let table = setup_table("Baseline", setups.len(), &rows, &[SetupColumn::Inequity]);
     table.write(result_dir.join("table4"))?;
     println!(
         "5. baselines in {:.2} s (pool of {}, predictions in {}):",
@@ -226,9 +159,9 @@ fn probe_with_smollm2(
     out: &std::path::Path,
     seed: u64,
 ) -> anyhow::Result<()> {
-    use indievalue::llm::{LoadOptions, ModelSource, load_model, model_cache_dir};
+    use indievalue::llm::{LoadOptions, ModelSource, load_model};
     use indievalue::probe::{ProbeMode, ProbeRun, ScoreTarget};
-    let path = model_cache_dir().join("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
+    let path = smollm2_gguf();
     anyhow::ensure!(
         path.exists(),
         "{} is missing: run `bash scripts/fetch_models.sh` first (or pass --probe-people 0)",
@@ -236,25 +169,14 @@ fn probe_with_smollm2(
     );
     let start = Instant::now();
     let model = load_model(&ModelSource::Gguf(path.clone()), &LoadOptions::default())?;
-    let chosen: Vec<_> = tasks
-        .iter()
-        .filter(|t| t.setup == 0)
-        .take(people)
-        .cloned()
-        .collect();
+    let chosen: Vec<_> = tasks.iter().filter(|t| t.setup == 0).take(people).cloned().collect();
     let dir = out.join("probe-smollm2");
     if dir.exists() {
         std::fs::remove_dir_all(&dir)?;
     }
     let params = serde_json::json!({ "model": path, "people": people });
-    let run = ProbeRun::new(
-        &model,
-        catalog,
-        ProbeMode::Score(ScoreTarget::Statement),
-        &dir,
-        seed,
-        params,
-    );
+    let mode = ProbeMode::Score(ScoreTarget::Statement);
+    let run = ProbeRun::new(&model, catalog, mode, &dir, seed, params);
     let mut tokens = 0;
     run.run(&chosen, None, &mut |done| tokens += done.tokens)?;
     let (_, predictions) = PredictionsFile::read(run.predictions_path(), catalog)?;

@@ -10,12 +10,13 @@
 
 use anyhow::Context;
 use clap::Parser;
-use indievalue::catalog::{Catalog, Granularity, Respondents};
+use indievalue::catalog::{Catalog, FileHeader, Granularity, Respondents, meta_dir};
 use indievalue::convert::RESPONDENTS_FILE;
+use indievalue::files::{create_dir_all, write_json_atomic};
 use indievalue::sampling::{
-    AnswerMatrix, DemoMode, DemoSpec, EvalCriteria, EvaluationSet, ProbeSetup, TASK_FORMAT,
-    TaskFile, TaskFileHeader, build_probe_tasks, read_id_file, select_evaluation_set,
-    write_id_file,
+    AnswerMatrix, DemoMode, DemoSpec, EVAL_IDS_FILE, EvalCriteria, EvaluationSet, PROBE_TASKS_FILE,
+    ProbeSetup, TASK_FORMAT, TaskFile, TaskSpec, WRITTEN_BY, build_probe_tasks, read_id_file,
+    select_evaluation_set, write_id_file,
 };
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -26,9 +27,9 @@ struct Args {
     /// Dataset directory written by convert_wvs.
     #[arg(long)]
     data: PathBuf,
-    /// Metadata directory of the catalog.
+    /// Metadata directory of the catalog (default: INDIEVALUE_META_DIR).
     #[arg(long)]
-    meta: PathBuf,
+    meta: Option<PathBuf>,
     /// Output directory.
     #[arg(long)]
     out: PathBuf,
@@ -37,10 +38,10 @@ struct Args {
     eval_ids: Option<PathBuf>,
     /// Demonstrations: a number, `mixed` (50..200) or `demographics`.
     #[arg(long, default_value = "200")]
-    demos: String,
-    /// Statement form of probes and demonstrations.
+    demos: DemoMode,
+    /// Statement form of probes and demonstrations (polar or refined).
     #[arg(long, default_value = "polar")]
-    granularity: String,
+    granularity: Granularity,
     /// Prepend the person's demographic statements.
     #[arg(long)]
     with_demographics: bool,
@@ -60,14 +61,13 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let catalog = Catalog::load(&args.meta)
-        .with_context(|| format!("loading the catalog from {}", args.meta.display()))?;
+    let meta = meta_dir(args.meta.as_deref())?;
+    let catalog = Catalog::load(&meta)
+        .with_context(|| format!("loading the catalog from {}", meta.display()))?;
     let people = Respondents::read_parquet(&catalog, args.data.join(RESPONDENTS_FILE))?;
     let answers = AnswerMatrix::new(&people);
     let setups = ProbeSetup::paper(&catalog);
-    let granularity = Granularity::from_name(&args.granularity)
-        .with_context(|| format!("--granularity {:?}: polar or refined", args.granularity))?;
-    let mode = DemoMode::parse(&args.demos)?;
+    let (granularity, mode) = (args.granularity, args.demos);
     let mut criteria = EvalCriteria::scaled(&catalog);
     criteria.people = args.eval_people;
     if let Some(n) = args.min_valid_answers {
@@ -77,23 +77,16 @@ fn main() -> anyhow::Result<()> {
         Some(file) => EvaluationSet::from_ids(&catalog, &people, &read_id_file(file)?)?,
         None => select_evaluation_set(&catalog, &people, &answers, &setups, &criteria, args.seed)?,
     };
-    std::fs::create_dir_all(&args.out)?;
-    let ids_file = args.out.join("eval_ids.txt");
+    create_dir_all(&args.out)?;
+    let ids_file = args.out.join(EVAL_IDS_FILE);
     write_id_file(&ids_file, &eval.ids)?;
-    let spec = DemoSpec {
-        mode,
-        granularity,
-        demographics: args.with_demographics,
-    };
+    let spec = DemoSpec { mode, granularity, demographics: args.with_demographics };
     let tasks = build_probe_tasks(
         &catalog,
         &people,
         &answers,
-        &setups,
         &eval.rows,
-        &spec,
-        granularity,
-        args.seed,
+        &TaskSpec { setups: &setups, demos: spec, probe_granularity: granularity, seed: args.seed },
     );
     let setup_ids: Vec<Vec<String>> = setups.iter().map(|s| s.question_ids(&catalog)).collect();
     let params = serde_json::json!({
@@ -104,8 +97,8 @@ fn main() -> anyhow::Result<()> {
         "demo_spec": spec,
         "probe_granularity": granularity,
     });
-    let header = TaskFileHeader::new(TASK_FORMAT, &catalog, args.seed, params);
-    let tasks_file = args.out.join("probe_tasks.jsonl");
+    let header = FileHeader::new(TASK_FORMAT, &catalog, args.seed, WRITTEN_BY, params);
+    let tasks_file = args.out.join(PROBE_TASKS_FILE);
     TaskFile::write(&tasks_file, &header, &tasks)?;
 
     let religion = catalog.demographic_index("Q289");
@@ -113,19 +106,14 @@ fn main() -> anyhow::Result<()> {
     for &r in &eval.rows {
         let name = religion
             .and_then(|d| {
-                people.demographic_option(r, d).map(|o| {
-                    catalog.demographics()[d].options()[o as usize]
-                        .label
-                        .clone()
-                })
+                people
+                    .demographic_option(r, d)
+                    .map(|o| catalog.demographics()[d].options()[o as usize].label.clone())
             })
             .unwrap_or_else(|| "(no answer)".into());
         *per_religion.entry(name).or_default() += 1;
     }
-    let mean_demos = tasks
-        .iter()
-        .map(|t| t.demonstrations.len() as f64)
-        .sum::<f64>()
+    let mean_demos = tasks.iter().map(|t| t.demonstrations.len() as f64).sum::<f64>()
         / tasks.len().max(1) as f64;
     let summary = serde_json::json!({
         "setups": setup_ids,
@@ -141,19 +129,12 @@ fn main() -> anyhow::Result<()> {
         "seed": args.seed,
         "written_by": header.written_by,
     });
-    std::fs::write(
-        args.out.join("summary.json"),
-        serde_json::to_vec_pretty(&summary)?,
-    )?;
+    write_json_atomic(&args.out.join("summary.json"), &summary)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
         return Ok(());
     }
-    println!(
-        "{} evaluation people -> {}",
-        eval.ids.len(),
-        ids_file.display()
-    );
+    println!("{} evaluation people -> {}", eval.ids.len(), ids_file.display());
     for (c, n) in &eval.per_continent {
         println!("  {c:<15} {n}");
     }

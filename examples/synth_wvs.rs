@@ -16,9 +16,9 @@ use std::time::Instant;
 /// Synthetic survey generator.
 #[derive(Parser)]
 struct Args {
-    /// Metadata directory of the catalog.
+    /// Metadata directory of the catalog (default: INDIEVALUE_META_DIR).
     #[arg(long)]
-    meta: PathBuf,
+    meta: Option<PathBuf>,
     /// Number of people.
     #[arg(long, default_value_t = 1000)]
     people: usize,
@@ -38,8 +38,9 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let catalog = Catalog::load(&args.meta)
-        .with_context(|| format!("loading the catalog from {}", args.meta.display()))?;
+    let meta = indievalue::catalog::meta_dir(args.meta.as_deref())?;
+    let catalog = Catalog::load(&meta)
+        .with_context(|| format!("loading the catalog from {}", meta.display()))?;
     let config = SynthConfig {
         people: args.people,
         seed: args.seed,
@@ -48,7 +49,7 @@ fn main() -> anyhow::Result<()> {
         ..Default::default()
     };
     if let Some(parent) = args.out.parent() {
-        std::fs::create_dir_all(parent)?;
+        indievalue::files::create_dir_all(parent)?;
     }
     let start = Instant::now();
     let model = SyntheticModel::new(&catalog, &config)?;

@@ -20,7 +20,7 @@
 //! See `docs/ARCHITECTURE.md` for where things live and how data flows.
 //!
 //! ```
-//! let catalog = indievalue::catalog::Catalog::load(indievalue::catalog::mini_catalog_dir())?;
+//! let catalog = indievalue::catalog::Catalog::load(indievalue_testdata::mini_catalog_dir())?;
 //! assert_eq!(catalog.stats().categories.len(), 13);
 //! # Ok::<(), indievalue::catalog::Error>(())
 //! ```
@@ -28,8 +28,10 @@
 pub use indievalue_baselines as baselines;
 pub use indievalue_catalog as catalog;
 pub use indievalue_convert as convert;
+pub use indievalue_files as files;
 pub use indievalue_llm as llm;
 pub use indievalue_metrics as metrics;
 pub use indievalue_probe as probe;
+pub use indievalue_rng as rng;
 pub use indievalue_sampling as sampling;
 pub use indievalue_synth as synth;

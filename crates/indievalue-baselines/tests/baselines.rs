@@ -4,13 +4,14 @@
 use indievalue_baselines::{
     GlobalMajority, ResembleIndex, random_accuracy, resemble_sweep, resemble_top1,
 };
-use indievalue_catalog::{Catalog, Granularity, Respondents, fixtures_dir, meta_dir_from_env};
+use indievalue_catalog::{Catalog, Granularity, Respondents, meta_dir_from_env};
 use indievalue_metrics::{AccuracyReport, Bootstrap, PREDICTIONS_FORMAT, PredictionsFile};
 use indievalue_sampling::{
     AnswerMatrix, DemoMode, DemoSpec, Demonstration, EvalCriteria, Probe, ProbeSetup, ProbeTask,
-    TaskFileHeader, build_probe_tasks, select_evaluation_set,
+    TaskFileHeader, TaskSpec, build_probe_tasks, select_evaluation_set,
 };
 use indievalue_synth::{SynthConfig, SyntheticModel};
+use indievalue_testdata::fixtures_dir;
 
 fn shared() -> Catalog {
     let meta =
@@ -207,11 +208,13 @@ fn sweep_equals_brute_force_and_the_predictions_file_agrees() {
         &catalog,
         &people,
         &answers,
-        &setups,
         &eval.rows,
-        &spec,
-        Granularity::Polar,
-        2,
+        &TaskSpec {
+            setups: &setups,
+            demos: spec,
+            probe_granularity: Granularity::Polar,
+            seed: 2,
+        },
     );
     let global = GlobalMajority::fit(&catalog, &answers, &pool);
     let index =
@@ -232,7 +235,13 @@ fn sweep_equals_brute_force_and_the_predictions_file_agrees() {
         // Accuracy from the predictions file equals the sweep's in-memory figure.
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("top.jsonl");
-        let header = TaskFileHeader::new(PREDICTIONS_FORMAT, &catalog, 2, serde_json::json!({}));
+        let header = TaskFileHeader::new(
+            PREDICTIONS_FORMAT,
+            &catalog,
+            2,
+            "test",
+            serde_json::json!({}),
+        );
         PredictionsFile::write(&path, &header, &sweep.predictions[&k]).unwrap();
         let (_, from_file) = PredictionsFile::read(&path, &catalog).unwrap();
         let report = AccuracyReport::compute(&catalog, &from_file, &Bootstrap::default()).unwrap();
@@ -265,11 +274,13 @@ fn on_a_synthetic_survey_global_is_below_top1_below_top24() {
         &catalog,
         &people,
         &answers,
-        &setups,
         &eval.rows,
-        &spec,
-        Granularity::Polar,
-        1,
+        &TaskSpec {
+            setups: &setups,
+            demos: spec,
+            probe_granularity: Granularity::Polar,
+            seed: 1,
+        },
     );
     let global = GlobalMajority::fit(&catalog, &answers, &pool);
     let global_acc = AccuracyReport::compute(

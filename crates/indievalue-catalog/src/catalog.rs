@@ -37,30 +37,27 @@ pub fn meta_dir_from_env() -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
-/// The path of the mini catalog shipped in this repository's `fixtures/mini-meta` (written by the
-/// project in its own words, in the authors' format). For tests, examples and the offline main job.
+/// The metadata directory by the workspace's one convention: `given` (an example's
+/// `--meta DIR`), else the directory named by [`META_DIR_ENV`], else an error naming both.
 ///
 /// ```
-/// assert!(indievalue_catalog::mini_catalog_dir().join("statements_meta_data.jsonl").exists());
+/// use std::path::Path;
+/// let dir = indievalue_catalog::meta_dir(Some(Path::new("meta"))).unwrap();
+/// assert_eq!(dir, Path::new("meta"));
 /// ```
-pub fn mini_catalog_dir() -> PathBuf {
-    fixtures_dir().join("mini-meta")
-}
-
-/// The repository's `fixtures/` directory (hand-written test inputs, the mini and tiny catalogs).
-///
-/// ```
-/// assert!(indievalue_catalog::fixtures_dir().join("tiny-meta").is_dir());
-/// ```
-pub fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+pub fn meta_dir(given: Option<&Path>) -> Result<PathBuf> {
+    match given {
+        Some(dir) => Ok(dir.to_owned()),
+        None => meta_dir_from_env().ok_or(Error::NoMetaDir),
+    }
 }
 
 /// The typed IndieValueCatalog: value questions grouped in 13 categories, each with polar and
 /// refined statements, and the demographic items.
 ///
 /// ```
-/// use indievalue_catalog::{Catalog, Category, Granularity, mini_catalog_dir};
+/// use indievalue_catalog::{Catalog, Category, Granularity};
+/// use indievalue_testdata::mini_catalog_dir;
 /// let catalog = Catalog::load(mini_catalog_dir())?;
 /// let q = catalog.question("V1").expect("V1 exists");
 /// assert_eq!(q.category(), Category::SocialValues);
@@ -371,7 +368,7 @@ impl Catalog {
     /// are well formed and the continent item names known continents. Errors name file and line.
     ///
     /// ```
-    /// let catalog = indievalue_catalog::Catalog::load(indievalue_catalog::mini_catalog_dir())?;
+    /// let catalog = indievalue_catalog::Catalog::load(indievalue_testdata::mini_catalog_dir())?;
     /// assert_eq!(catalog.questions().len(), 65);
     /// assert_eq!(catalog.demographics().len(), 31);
     /// # Ok::<(), indievalue_catalog::Error>(())
@@ -518,7 +515,7 @@ impl Catalog {
     /// a file is never read against a different catalog.
     ///
     /// ```
-    /// let c = indievalue_catalog::Catalog::load(indievalue_catalog::mini_catalog_dir()).unwrap();
+    /// let c = indievalue_catalog::Catalog::load(indievalue_testdata::mini_catalog_dir()).unwrap();
     /// assert_eq!(c.content_hash().len(), 64);
     /// ```
     pub fn content_hash(&self) -> &str {
@@ -538,7 +535,7 @@ impl Catalog {
     /// The position of a question in [`Catalog::questions`].
     ///
     /// ```
-    /// let c = indievalue_catalog::Catalog::load(indievalue_catalog::mini_catalog_dir()).unwrap();
+    /// let c = indievalue_catalog::Catalog::load(indievalue_testdata::mini_catalog_dir()).unwrap();
     /// assert_eq!(c.question_index("V1"), Some(0));
     /// assert_eq!(c.question_index("nope"), None);
     /// ```
@@ -580,7 +577,8 @@ impl Catalog {
     /// The continent of a `B_COUNTRY` code, from the `B_COUNTRY_to_continent` item.
     ///
     /// ```
-    /// use indievalue_catalog::{Catalog, Continent, mini_catalog_dir};
+    /// use indievalue_catalog::{Catalog, Continent};
+    /// use indievalue_testdata::mini_catalog_dir;
     /// let c = Catalog::load(mini_catalog_dir()).unwrap();
     /// assert_eq!(c.continent_of_country(554), Some(Continent::Oceania));
     /// assert_eq!(c.continent_of_country(-1), None);

@@ -197,6 +197,18 @@ impl Continent {
     }
 }
 
+impl std::str::FromStr for Continent {
+    type Err = String;
+
+    /// A continent's name as the metadata spells it.
+    fn from_str(s: &str) -> Result<Continent, String> {
+        Continent::from_name(s).ok_or_else(|| {
+            let names: Vec<&str> = Continent::ALL.iter().map(|c| c.name()).collect();
+            format!("{s:?}: expected one of {}", names.join(", "))
+        })
+    }
+}
+
 impl fmt::Display for Continent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 /// How a demographic item's raw codes turn into statements.
 ///
 /// ```
-/// use indievalue_catalog::{Catalog, DemographicKind, mini_catalog_dir};
+/// use indievalue_catalog::{Catalog, DemographicKind};
+/// use indievalue_testdata::mini_catalog_dir;
 /// let catalog = Catalog::load(mini_catalog_dir()).unwrap();
 /// assert_eq!(catalog.demographic("B_COUNTRY").unwrap().kind(), DemographicKind::CodeList);
 /// assert_eq!(catalog.demographic("Q260").unwrap().kind(), DemographicKind::MultipleChoice);
@@ -34,7 +35,8 @@ pub struct DemographicOption {
 /// metadata's order.
 ///
 /// ```
-/// use indievalue_catalog::{Catalog, mini_catalog_dir};
+/// use indievalue_catalog::{Catalog};
+/// use indievalue_testdata::mini_catalog_dir;
 /// let catalog = Catalog::load(mini_catalog_dir()).unwrap();
 /// let continent = catalog.demographic("B_COUNTRY_to_continent").unwrap();
 /// assert_eq!(continent.column(), "B_COUNTRY");
@@ -92,7 +94,8 @@ impl Demographic {
     /// The identity-declaring statement of a raw code, if it is a valid answer.
     ///
     /// ```
-    /// use indievalue_catalog::{Catalog, mini_catalog_dir};
+    /// use indievalue_catalog::{Catalog};
+    /// use indievalue_testdata::mini_catalog_dir;
     /// let catalog = Catalog::load(mini_catalog_dir()).unwrap();
     /// let sex = catalog.demographic("Q260").unwrap();
     /// assert!(sex.statement_for_code(1).is_some());

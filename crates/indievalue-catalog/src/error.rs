@@ -93,7 +93,7 @@ pub enum Error {
     /// A respondents file was written against a different catalog than the one it is read with.
     #[error(
         "{path}: written for catalog {found}, but the loaded catalog is {expected}; \
-         convert the survey again with this catalog"
+         make it again with this catalog"
     )]
     CatalogMismatch {
         /// The file.
@@ -113,6 +113,14 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// No metadata directory was named.
+    #[error(
+        "no metadata directory: pass --meta DIR or set INDIEVALUE_META_DIR to the authors' meta_data directory"
+    )]
+    NoMetaDir,
+    /// Reading or writing a file through the file layer failed.
+    #[error(transparent)]
+    Files(#[from] indievalue_files::Error),
     /// Respondents data in memory is inconsistent with the catalog (wrong lengths, bad indices).
     #[error("respondents: {0}")]
     Respondents(String),

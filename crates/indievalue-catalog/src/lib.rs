@@ -12,7 +12,7 @@
 //!
 //! ```
 //! use indievalue_catalog::{Catalog, Granularity};
-//! let catalog = Catalog::load(indievalue_catalog::mini_catalog_dir())?;
+//! let catalog = Catalog::load(indievalue_testdata::mini_catalog_dir())?;
 //! let stats = catalog.stats();
 //! println!("{} questions, {} polar statements", stats.questions, stats.statements_polar);
 //! println!("answer space {}", stats.answer_space(Granularity::Refined).scientific(3));
@@ -25,18 +25,24 @@ mod catalog;
 mod category;
 mod demographic;
 mod error;
+mod files;
 mod question;
-pub mod rng;
 mod stats;
 pub mod storage;
 
+/// The project's seeded random number generator (the `indievalue-rng` crate).
+pub use indievalue_rng as rng;
+
 pub use catalog::{
     CONTINENT_ITEM, COUNTRY_ITEM, Catalog, DEMOGRAPHICS_FILE, META_DIR_ENV, POLAR_FILE,
-    REFINED_FILE, fixtures_dir, meta_dir_from_env, mini_catalog_dir,
+    REFINED_FILE, meta_dir, meta_dir_from_env,
 };
 pub use category::{Category, Continent};
 pub use demographic::{Demographic, DemographicKind, DemographicOption};
 pub use error::{Error, Result};
+pub use files::{FileHeader, read_catalog_file, write_catalog_file};
 pub use question::{CodeMap, Granularity, Question, QuestionId, StatementSet};
 pub use stats::{AnswerSpace, CatalogStats, CategoryRow};
-pub use storage::{DemographicAnswers, NO_ANSWER, NO_OPTION, QuestionAnswers, Respondents};
+pub use storage::{
+    DemographicAnswers, NO_ANSWER, NO_OPTION, QuestionAnswers, Respondents, RowLookup,
+};

@@ -81,6 +81,15 @@ impl Granularity {
     }
 }
 
+impl std::str::FromStr for Granularity {
+    type Err = String;
+
+    /// `polar` or `refined`.
+    fn from_str(s: &str) -> Result<Granularity, String> {
+        Granularity::from_name(s).ok_or_else(|| format!("{s:?}: expected polar or refined"))
+    }
+}
+
 impl fmt::Display for Granularity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -233,7 +242,7 @@ impl StatementSet {
 /// A value question with its statements in both granularities.
 ///
 /// ```
-/// let catalog = indievalue_catalog::Catalog::load(indievalue_catalog::mini_catalog_dir()).unwrap();
+/// let catalog = indievalue_catalog::Catalog::load(indievalue_testdata::mini_catalog_dir()).unwrap();
 /// let q = &catalog.questions()[0];
 /// assert!(q.statements(indievalue_catalog::Granularity::Refined).len()
 ///     >= q.statements(indievalue_catalog::Granularity::Polar).len());

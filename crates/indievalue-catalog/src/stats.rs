@@ -6,7 +6,8 @@ use serde::Serialize;
 /// One row of Table 6: a category's questions and statements.
 ///
 /// ```
-/// use indievalue_catalog::{Catalog, Category, mini_catalog_dir};
+/// use indievalue_catalog::{Catalog, Category};
+/// use indievalue_testdata::mini_catalog_dir;
 /// let stats = Catalog::load(mini_catalog_dir()).unwrap().stats();
 /// let row = &stats.categories[0];
 /// assert_eq!(row.category, Category::SocialValues);
@@ -167,7 +168,7 @@ impl Catalog {
     /// Computes Table 1 / Table 6 statistics.
     ///
     /// ```
-    /// let stats = indievalue_catalog::Catalog::load(indievalue_catalog::mini_catalog_dir())
+    /// let stats = indievalue_catalog::Catalog::load(indievalue_testdata::mini_catalog_dir())
     ///     .unwrap()
     ///     .stats();
     /// assert_eq!(stats.questions, 65);

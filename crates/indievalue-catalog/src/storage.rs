@@ -74,7 +74,8 @@ pub struct DemographicAnswers {
 /// A people x questions table of answers, tied to the catalog it was built with.
 ///
 /// ```
-/// use indievalue_catalog::{Catalog, Granularity, Respondents, mini_catalog_dir};
+/// use indievalue_catalog::{Catalog, Granularity, Respondents};
+/// use indievalue_testdata::mini_catalog_dir;
 /// let catalog = Catalog::load(mini_catalog_dir())?;
 /// let q = catalog.questions().len();
 /// let d = catalog.demographics().len();
@@ -96,7 +97,44 @@ pub struct Respondents {
     demographics: Vec<DemographicAnswers>,
 }
 
+/// The row of each person of a [`Respondents`] table, by `D_INTERVIEW` id
+/// ([`Respondents::row_lookup`]).
+#[derive(Debug, Clone)]
+pub struct RowLookup {
+    rows: std::collections::HashMap<i64, usize>,
+}
+
+impl RowLookup {
+    /// The row of person `id`, if the table has them.
+    pub fn row(&self, id: i64) -> Option<usize> {
+        self.rows.get(&id).copied()
+    }
+}
+
 impl Respondents {
+    /// A lookup from person id to row (built once; ids are unique in a table).
+    ///
+    /// ```
+    /// # use indievalue_catalog::{Catalog, Respondents};
+    /// # let catalog = Catalog::load(indievalue_testdata::mini_catalog_dir())?;
+    /// # let q = catalog.questions().len();
+    /// let people = Respondents::from_raw(&catalog, vec![7, 9], vec![vec![1, 2]; q],
+    ///     vec![vec![1, 1]; catalog.demographics().len()])?;
+    /// let rows = people.row_lookup();
+    /// assert_eq!((rows.row(9), rows.row(8)), (Some(1), None));
+    /// # Ok::<(), indievalue_catalog::Error>(())
+    /// ```
+    pub fn row_lookup(&self) -> RowLookup {
+        RowLookup {
+            rows: self
+                .ids
+                .iter()
+                .enumerate()
+                .map(|(r, &id)| (id, r))
+                .collect(),
+        }
+    }
+
     /// Builds the table from raw codes (one vector per question and per demographic item, in
     /// catalog order, each with one code per person), mapping codes through the catalog.
     pub fn from_raw(
@@ -436,7 +474,8 @@ impl Respondents {
     /// renamed to `path` only once complete.
     ///
     /// ```
-    /// # use indievalue_catalog::{Catalog, Respondents, mini_catalog_dir};
+    /// # use indievalue_catalog::{Catalog, Respondents};
+    /// # use indievalue_testdata::mini_catalog_dir;
     /// # let catalog = Catalog::load(mini_catalog_dir())?;
     /// # let people = Respondents::from_raw(&catalog, vec![1],
     /// #     vec![vec![2]; catalog.questions().len()], vec![vec![1]; catalog.demographics().len()])?;
@@ -449,39 +488,27 @@ impl Respondents {
     pub fn write_parquet(&self, catalog: &Catalog, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         self.check_catalog(catalog)?;
-        let tmp = temporary_path(path);
-        let result = self.write_parquet_to(catalog, &tmp);
-        if let Err(e) = result {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e);
-        }
-        std::fs::rename(&tmp, path).map_err(|source| Error::Io {
-            path: path.to_owned(),
-            source,
+        indievalue_files::write_atomic_try_with(path, |out| {
+            self.write_parquet_to(catalog, path, out)
         })
     }
 
-    fn write_parquet_to(&self, catalog: &Catalog, path: &Path) -> Result<()> {
-        let io = |source| Error::Io {
-            path: path.to_owned(),
-            source,
-        };
+    fn write_parquet_to(
+        &self,
+        catalog: &Catalog,
+        path: &Path,
+        out: &mut std::io::BufWriter<std::fs::File>,
+    ) -> Result<()> {
         let pq = |source| Error::Parquet {
             path: path.to_owned(),
             source,
         };
-        let file = std::fs::File::create(path).map_err(io)?;
         let schema = Arc::new(Respondents::arrow_schema(catalog));
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).map_err(pq)?))
             .set_max_row_group_row_count(Some(ROWS_PER_GROUP))
             .build();
-        let writer = ArrowWriter::try_new(
-            std::io::BufWriter::with_capacity(1 << 20, file),
-            schema.clone(),
-            Some(props),
-        )
-        .map_err(pq)?;
+        let writer = ArrowWriter::try_new(out, schema.clone(), Some(props)).map_err(pq)?;
         // Columns are encoded in parallel (one task per column), then appended in order.
         let (mut file_writer, factory) = writer.into_serialized_writer().map_err(pq)?;
         let valid_answers = self.valid_answer_counts();
@@ -526,9 +553,8 @@ impl Respondents {
             group_start = group_end;
             group += 1;
         }
-        let out = file_writer.into_inner().map_err(pq)?;
-        let file = out.into_inner().map_err(|e| io(e.into_error()))?;
-        file.sync_all().map_err(io)?;
+        // Writes the footer; the file layer flushes, syncs and renames.
+        file_writer.into_inner().map_err(pq)?;
         Ok(())
     }
 
@@ -666,67 +692,4 @@ fn extend_u8(batch: &RecordBatch, col: usize, out: &mut Vec<u8>) -> Option<()> {
         out.extend(a.iter().map(|v| v.unwrap_or(NO_ANSWER)));
     }
     Some(())
-}
-
-/// Writes `bytes` to a temporary sibling of `path`, syncs it, renames it to `path` and syncs the
-/// directory, so `path` is either absent, the old file, or complete. The temporary file is
-/// removed on failure.
-///
-/// ```
-/// let dir = tempfile::tempdir().unwrap();
-/// let path = dir.path().join("a.json");
-/// indievalue_catalog::storage::write_atomic(&path, b"{}").unwrap();
-/// assert_eq!(std::fs::read(&path).unwrap(), b"{}");
-/// ```
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    write_atomic_with(path, |out| std::io::Write::write_all(out, bytes))
-}
-
-/// Like [`write_atomic`], with the content written by `write` into a buffered writer; returns what
-/// `write` returns.
-///
-/// ```
-/// use std::io::Write;
-/// let dir = tempfile::tempdir().unwrap();
-/// let path = dir.path().join("ids.txt");
-/// let n = indievalue_catalog::storage::write_atomic_with(&path, |out| {
-///     writeln!(out, "1")?;
-///     Ok(1)
-/// })
-/// .unwrap();
-/// assert_eq!((n, std::fs::read_to_string(&path).unwrap()), (1, "1\n".to_owned()));
-/// ```
-pub fn write_atomic_with<T>(
-    path: &Path,
-    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<T>,
-) -> std::io::Result<T> {
-    let tmp = temporary_path(path);
-    let result: std::io::Result<T> = (|| {
-        let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?);
-        let value = write(&mut out)?;
-        let file = out.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        Ok(value)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    let value = result?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        // Directory sync makes the rename durable; not every platform allows it.
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
-    Ok(value)
-}
-
-/// A temporary sibling of `path` (`.name.tmp-PID`), for write-then-rename.
-pub fn temporary_path(path: &Path) -> std::path::PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }

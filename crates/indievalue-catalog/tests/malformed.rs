@@ -1,8 +1,7 @@
 //! Malformed metadata gets a typed error naming file and line, never a panic.
 
-use indievalue_catalog::{
-    Catalog, DEMOGRAPHICS_FILE, Error, POLAR_FILE, REFINED_FILE, mini_catalog_dir,
-};
+use indievalue_catalog::{Catalog, DEMOGRAPHICS_FILE, Error, POLAR_FILE, REFINED_FILE};
+use indievalue_testdata::mini_catalog_dir;
 use std::path::Path;
 
 /// Copies the mini catalog into a temporary directory, applying `edit` to one file's text.

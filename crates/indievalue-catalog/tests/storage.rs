@@ -1,9 +1,8 @@
 //! Parquet round trips of generated respondents, and refusal of a file from another catalog.
 
 use indievalue_catalog::rng::Rng;
-use indievalue_catalog::{
-    Catalog, Error, Granularity, Respondents, meta_dir_from_env, mini_catalog_dir,
-};
+use indievalue_catalog::{Catalog, Error, Granularity, Respondents, meta_dir_from_env};
+use indievalue_testdata::mini_catalog_dir;
 
 /// Random raw codes: mostly valid codes of each item, some negative, some unknown positive.
 fn generate(catalog: &Catalog, people: usize, seed: u64) -> Respondents {

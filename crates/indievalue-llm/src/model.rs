@@ -2,11 +2,24 @@
 //! prefix fills once, padded batches, chunked prefill, and a training path whose every op
 //! carries gradients.
 
+use crate::batch::TokenBatch;
+use crate::cache::KvCache;
 use crate::config::LlamaConfig;
+use crate::low_rank::{DropoutStream, LowRank, Projection};
 use crate::{Error, Result};
 use candle_core::{D, DType, Device, Tensor};
 
-/// Which kernels the forward pass uses.
+/// Which kernels the forward pass uses, and, when a model is built, its weight layout.
+///
+/// The kernels a model is built with fix how it stores its weights, for good:
+///
+/// - built with `Fused`: the q/k/v and gate/up projections are concatenated and every
+///   projection is stored transposed. These are copies of the tensors the model was given, so
+///   such a model can only run fused kernels ([`Llama::set_kernels`] refuses
+///   `Differentiable`: an optimizer updating the given tensors would never reach the copies).
+/// - built with `Differentiable`: every tensor is kept as given (variables stay variables), and
+///   the model may switch to `Fused` kernels and back at will (fused kernels then run over the
+///   separate weights).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kernels {
     /// candle's fused RMS norm, softmax and rotary kernels: fast, but they carry **no gradient**.
@@ -15,210 +28,6 @@ pub enum Kernels {
     /// Ops composed from differentiable primitives (`rms_norm_slow`, `ops::softmax`, a composed
     /// rotary embedding), and no chunking of long inputs. For training and gradient checks.
     Differentiable,
-}
-
-/// Token ids of one or more sequences, padded to one length, with a validity mask.
-///
-/// Positions are counted over valid tokens only, so left and right padding both give every row
-/// the positions of its unpadded run.
-///
-/// ```
-/// use indievalue_llm::TokenBatch;
-/// let b = TokenBatch::left_padded(&[vec![5, 6, 7], vec![8]], 0).unwrap();
-/// assert_eq!((b.rows(), b.len()), (2, 3));
-/// assert_eq!(b.row_ids(1), &[0, 0, 8]);
-/// assert_eq!(b.row_valid(1), &[false, false, true]);
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-pub struct TokenBatch {
-    ids: Vec<u32>,
-    valid: Vec<bool>,
-    rows: usize,
-    len: usize,
-}
-
-impl TokenBatch {
-    /// One unpadded sequence.
-    pub fn single(ids: &[u32]) -> TokenBatch {
-        TokenBatch {
-            ids: ids.to_vec(),
-            valid: vec![true; ids.len()],
-            rows: 1,
-            len: ids.len(),
-        }
-    }
-
-    /// Sequences padded at the end with `pad`.
-    pub fn right_padded(rows: &[Vec<u32>], pad: u32) -> Result<TokenBatch> {
-        Self::padded(rows, pad, false)
-    }
-
-    /// Sequences padded at the start with `pad`.
-    pub fn left_padded(rows: &[Vec<u32>], pad: u32) -> Result<TokenBatch> {
-        Self::padded(rows, pad, true)
-    }
-
-    fn padded(rows: &[Vec<u32>], pad: u32, left: bool) -> Result<TokenBatch> {
-        if rows.is_empty() || rows.iter().any(|r| r.is_empty()) {
-            return Err(Error::Input(
-                "a batch needs at least one row and no empty row".into(),
-            ));
-        }
-        let len = rows.iter().map(Vec::len).max().unwrap_or(0);
-        let mut ids = Vec::with_capacity(rows.len() * len);
-        let mut valid = Vec::with_capacity(rows.len() * len);
-        for row in rows {
-            let padding = len - row.len();
-            if left {
-                ids.extend(std::iter::repeat_n(pad, padding));
-                valid.extend(std::iter::repeat_n(false, padding));
-            }
-            ids.extend_from_slice(row);
-            valid.extend(std::iter::repeat_n(true, row.len()));
-            if !left {
-                ids.extend(std::iter::repeat_n(pad, padding));
-                valid.extend(std::iter::repeat_n(false, padding));
-            }
-        }
-        Ok(TokenBatch {
-            ids,
-            valid,
-            rows: rows.len(),
-            len,
-        })
-    }
-
-    /// A batch from row-major ids and validity flags (`rows × len` each).
-    pub fn from_parts(ids: Vec<u32>, valid: Vec<bool>, rows: usize) -> Result<TokenBatch> {
-        if rows == 0 || ids.len() != valid.len() || !ids.len().is_multiple_of(rows) {
-            return Err(Error::Input(format!(
-                "{} ids and {} flags do not make {rows} equal rows",
-                ids.len(),
-                valid.len()
-            )));
-        }
-        let len = ids.len() / rows;
-        Ok(TokenBatch {
-            ids,
-            valid,
-            rows,
-            len,
-        })
-    }
-
-    /// Number of rows.
-    pub fn rows(&self) -> usize {
-        self.rows
-    }
-
-    /// Padded length of every row.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether rows have no tokens.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// The ids of row `r`, padding included.
-    pub fn row_ids(&self, r: usize) -> &[u32] {
-        &self.ids[r * self.len..(r + 1) * self.len]
-    }
-
-    /// Which entries of row `r` are real tokens.
-    pub fn row_valid(&self, r: usize) -> &[bool] {
-        &self.valid[r * self.len..(r + 1) * self.len]
-    }
-
-    /// Columns `start..start + n` of every row.
-    fn columns(&self, start: usize, n: usize) -> TokenBatch {
-        let mut ids = Vec::with_capacity(self.rows * n);
-        let mut valid = Vec::with_capacity(self.rows * n);
-        for r in 0..self.rows {
-            ids.extend_from_slice(&self.row_ids(r)[start..start + n]);
-            valid.extend_from_slice(&self.row_valid(r)[start..start + n]);
-        }
-        TokenBatch {
-            ids,
-            valid,
-            rows: self.rows,
-            len: n,
-        }
-    }
-}
-
-/// Keys and values of the tokens a model has seen, per layer, for `rows` sequences.
-///
-/// A cache filled with one prefix (one row) can be shared by any number of continuations through
-/// [`Llama::forward_continuations`], which reads the prefix's keys and values in place: no copy
-/// per continuation. Cloning a cache is cheap (tensors are reference counted).
-#[derive(Debug, Clone)]
-pub struct KvCache {
-    layers: Vec<Option<(Tensor, Tensor)>>,
-    rows: usize,
-    len: usize,
-    /// Per row: position of the next real token.
-    next_position: Vec<u32>,
-    /// Per row and key: whether it is a real token (row-major, `rows × len`).
-    key_valid: Vec<bool>,
-}
-
-impl KvCache {
-    /// An empty cache for `rows` sequences of a model with `layers` blocks.
-    pub fn new(layers: usize, rows: usize) -> KvCache {
-        KvCache {
-            layers: vec![None; layers],
-            rows,
-            len: 0,
-            next_position: vec![0; rows],
-            key_valid: Vec::new(),
-        }
-    }
-
-    /// Tokens held per row (padding included).
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether nothing has been seen yet.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Number of sequences.
-    pub fn rows(&self) -> usize {
-        self.rows
-    }
-
-    /// Position the next real token of row `r` gets.
-    pub fn next_position(&self, r: usize) -> u32 {
-        self.next_position[r]
-    }
-
-    fn key_valid(&self, r: usize, j: usize) -> bool {
-        self.key_valid[r * self.len + j]
-    }
-
-    /// Appends the validity of `batch`'s tokens; returns positions of its tokens.
-    fn advance(&mut self, batch: &TokenBatch) -> Vec<u32> {
-        let n = batch.len();
-        let mut positions = Vec::with_capacity(self.rows * n);
-        let mut key_valid = Vec::with_capacity(self.rows * (self.len + n));
-        for r in 0..self.rows {
-            key_valid.extend_from_slice(&self.key_valid[r * self.len..(r + 1) * self.len]);
-            key_valid.extend_from_slice(batch.row_valid(r));
-            for &v in batch.row_valid(r) {
-                positions.push(self.next_position[r]);
-                if v {
-                    self.next_position[r] += 1;
-                }
-            }
-        }
-        self.key_valid = key_valid;
-        self.len += n;
-        positions
-    }
 }
 
 /// The input projections of a block: separate (each weight its own tensor, as training needs
@@ -246,6 +55,8 @@ enum Projections {
 struct Linear {
     weight: Tensor,
     transposed: bool,
+    /// A low-rank branch added to the output (separate layouts only).
+    low_rank: Option<LowRank>,
 }
 
 impl Linear {
@@ -254,16 +65,32 @@ impl Linear {
             Linear {
                 weight: w.t()?.contiguous()?,
                 transposed: true,
+                low_rank: None,
             }
         } else {
             Linear {
                 weight: w,
                 transposed: false,
+                low_rank: None,
             }
         })
     }
 
-    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+    fn forward(&self, x: &Tensor, dropout: Option<&DropoutStream>) -> candle_core::Result<Tensor> {
+        let base = self.forward_base(x)?;
+        match &self.low_rank {
+            None => Ok(base),
+            Some(branch) => {
+                let delta = branch
+                    .forward(x, dropout)
+                    .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+                let dtype = base.dtype();
+                base + delta.to_dtype(dtype)?
+            }
+        }
+    }
+
+    fn forward_base(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         if self.transposed {
             let dims = x.dims();
             let inner = dims[dims.len() - 1];
@@ -289,8 +116,8 @@ struct Block {
 
 /// A Llama-3.x causal language model.
 ///
-/// Weights come from [`crate::load_model`] (safetensors, the hub, GGUF) or any tensor source
-/// through [`Llama::from_weights`]. Outputs are hidden states ([`Llama::forward`] and friends)
+/// Weights come from [`crate::load_model`] (safetensors, the hub, GGUF; through a hook with
+/// [`crate::load_model_with`]) or any tensor source through [`Llama::from_weights`]. Outputs are hidden states ([`Llama::forward`] and friends)
 /// that [`Llama::logits`] projects onto the vocabulary, so callers choose the positions whose
 /// logits they pay for.
 pub struct Llama {
@@ -301,9 +128,13 @@ pub struct Llama {
     lm_head: Tensor,
     inv_freq: Vec<f32>,
     kernels: Kernels,
+    /// The kernels the model was built with, which fixed its weight layout.
+    layout: Kernels,
     prefill_chunk: usize,
     dtype: DType,
     device: Device,
+    /// Where low-rank dropout masks come from; `None`: no dropout (evaluation).
+    dropout: Option<DropoutStream>,
 }
 
 /// The tensors a Llama model needs, by Hugging Face name, with their shapes.
@@ -349,10 +180,15 @@ impl Llama {
     /// Hugging Face name (see [`weight_shapes`]), already of `dtype` on `device`. Shapes are
     /// checked again here.
     ///
+    /// `get` is called once per name of [`weight_shapes`], in that order. A tensor it cannot
+    /// find is best reported as [`Error::MissingTensor`].
+    ///
     /// With [`Kernels::Fused`] the q/k/v and gate/up weights are concatenated into one matrix
-    /// each and all projections are stored transposed (faster products; the given tensors are
-    /// not kept, so variables passed in are not trained through such a model). With [`Kernels::Differentiable`] every tensor is kept as
-    /// given.
+    /// each and all projections are stored transposed (faster products; the given projection
+    /// tensors are not kept, so variables passed in are not trained through such a model, and
+    /// it cannot switch to differentiable kernels later: see [`Kernels`]). With
+    /// [`Kernels::Differentiable`] every tensor is kept as given: the model computes with the
+    /// very tensors `get` returned, so gradients reach the variables among them.
     pub fn from_weights(
         config: LlamaConfig,
         dtype: DType,
@@ -390,9 +226,10 @@ impl Llama {
             tensors.insert(name.clone(), t);
         }
         let mut take = |name: &str| {
-            tensors
-                .remove(name)
-                .ok_or_else(|| Error::Input(format!("tensor {name} missing")))
+            tensors.remove(name).ok_or_else(|| Error::MissingTensor {
+                name: name.to_owned(),
+                origin: "weights".into(),
+            })
         };
         let embed = take("model.embed_tokens.weight")?;
         let mut blocks = Vec::with_capacity(config.num_hidden_layers);
@@ -445,9 +282,11 @@ impl Llama {
             norm,
             lm_head,
             kernels,
+            layout: kernels,
             prefill_chunk: 256,
             dtype,
             device: device.clone(),
+            dropout: None,
         })
     }
 
@@ -474,8 +313,16 @@ impl Llama {
                     stdev: std,
                 }
             };
-            vb.get_with_hints(shape, name, init)
-                .map_err(candle("drawing weights"))
+            vb.get_with_hints(shape, name, init).map_err(|source| {
+                if is_missing_tensor(&source) {
+                    Error::MissingTensor {
+                        name: name.to_owned(),
+                        origin: "var builder".into(),
+                    }
+                } else {
+                    candle("drawing weights")(source)
+                }
+            })
         })
     }
 
@@ -499,10 +346,133 @@ impl Llama {
         self.kernels
     }
 
+    /// The kernels the model was built with, which fixed its weight layout (see [`Kernels`]):
+    /// `Fused` for fused, transposed copies of the weights, `Differentiable` for the weights as
+    /// given.
+    pub fn weight_layout(&self) -> Kernels {
+        self.layout
+    }
+
     /// Switches kernels (weights are shared, nothing is copied; the weight layout chosen at
     /// construction stays).
-    pub fn set_kernels(&mut self, kernels: Kernels) {
+    ///
+    /// A model built with [`Kernels::Differentiable`] may switch both ways. A model built with
+    /// [`Kernels::Fused`] holds fused, transposed copies of its weights, which an optimizer
+    /// never updates: switching it to `Differentiable` is [`Error::FusedWeightLayout`] (build
+    /// the model with `Differentiable` to train it); switching it to `Fused` is a no-op.
+    ///
+    /// ```
+    /// use indievalue_llm::{DType, Device, Error, Kernels, Llama, LlamaConfig};
+    /// let config = LlamaConfig::from_json_str(r#"{"hidden_size": 16, "intermediate_size": 32,
+    ///     "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1,
+    ///     "vocab_size": 10, "rms_norm_eps": 1e-5}"#, "inline").unwrap();
+    /// let varmap = candle_nn::VarMap::new();
+    /// let vb = candle_nn::VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+    /// let mut fused = Llama::from_var_builder(config.clone(), &vb, Kernels::Fused, 0.1).unwrap();
+    /// assert!(matches!(
+    ///     fused.set_kernels(Kernels::Differentiable),
+    ///     Err(Error::FusedWeightLayout)
+    /// ));
+    /// let mut trainable = Llama::from_var_builder(config, &vb, Kernels::Differentiable, 0.1).unwrap();
+    /// trainable.set_kernels(Kernels::Fused).unwrap();
+    /// trainable.set_kernels(Kernels::Differentiable).unwrap();
+    /// ```
+    pub fn set_kernels(&mut self, kernels: Kernels) -> Result<()> {
+        if self.layout == Kernels::Fused && kernels == Kernels::Differentiable {
+            return Err(Error::FusedWeightLayout);
+        }
         self.kernels = kernels;
+        Ok(())
+    }
+
+    fn projection_mut(&mut self, layer: usize, projection: Projection) -> Result<&mut Linear> {
+        let layers = self.blocks.len();
+        let block = self.blocks.get_mut(layer).ok_or_else(|| {
+            Error::Input(format!("layer {layer} out of range (the model has {layers})"))
+        })?;
+        match (&mut block.projections, projection) {
+            (_, Projection::O) => Ok(&mut block.o),
+            (_, Projection::Down) => Ok(&mut block.down),
+            (Projections::Separate { q, .. }, Projection::Q) => Ok(q),
+            (Projections::Separate { k, .. }, Projection::K) => Ok(k),
+            (Projections::Separate { v, .. }, Projection::V) => Ok(v),
+            (Projections::Separate { gate, .. }, Projection::Gate) => Ok(gate),
+            (Projections::Separate { up, .. }, Projection::Up) => Ok(up),
+            (Projections::Fused { .. }, _) => Err(Error::FusedWeightLayout),
+        }
+    }
+
+    /// The base weight `[out, in]` of a projection (separate layouts only).
+    pub fn projection_weight(&self, layer: usize, projection: Projection) -> Result<Tensor> {
+        if self.layout == Kernels::Fused {
+            return Err(Error::FusedWeightLayout);
+        }
+        let block = self
+            .blocks
+            .get(layer)
+            .ok_or_else(|| Error::Input(format!("layer {layer} out of range")))?;
+        let linear = match (&block.projections, projection) {
+            (_, Projection::O) => &block.o,
+            (_, Projection::Down) => &block.down,
+            (Projections::Separate { q, .. }, Projection::Q) => q,
+            (Projections::Separate { k, .. }, Projection::K) => k,
+            (Projections::Separate { v, .. }, Projection::V) => v,
+            (Projections::Separate { gate, .. }, Projection::Gate) => gate,
+            (Projections::Separate { up, .. }, Projection::Up) => up,
+            (Projections::Fused { .. }, _) => return Err(Error::FusedWeightLayout),
+        };
+        Ok(linear.weight.clone())
+    }
+
+    /// Adds (or, with `None`, removes) a low-rank branch on one projection of one layer. The
+    /// model must have been built with separate weights ([`Kernels::Differentiable`]); the
+    /// branch's shapes must fit the projection (`a` `[rank, in]`, `b` `[out, rank]`).
+    pub fn set_low_rank(
+        &mut self,
+        layer: usize,
+        projection: Projection,
+        branch: Option<LowRank>,
+    ) -> Result<()> {
+        if self.layout == Kernels::Fused {
+            return Err(Error::FusedWeightLayout);
+        }
+        let linear = self.projection_mut(layer, projection)?;
+        if let Some(b) = &branch {
+            let (out, inp) = linear.weight.dims2().map_err(candle("projection shape"))?;
+            let (ra, ia) = b.a.dims2().map_err(candle("low-rank A shape"))?;
+            let (ob, rb) = b.b.dims2().map_err(candle("low-rank B shape"))?;
+            if ia != inp || ob != out || ra != rb {
+                return Err(Error::TensorShape {
+                    name: format!("model.layers.{layer}.{}", projection.path()),
+                    origin: "low-rank branch".into(),
+                    expected: vec![out, inp],
+                    found: vec![ob, rb, ra, ia],
+                });
+            }
+        }
+        linear.low_rank = branch;
+        Ok(())
+    }
+
+    /// The low-rank branch of a projection, if any.
+    pub fn low_rank(&self, layer: usize, projection: Projection) -> Option<&LowRank> {
+        let block = self.blocks.get(layer)?;
+        match (&block.projections, projection) {
+            (_, Projection::O) => block.o.low_rank.as_ref(),
+            (_, Projection::Down) => block.down.low_rank.as_ref(),
+            (Projections::Separate { q, .. }, Projection::Q) => q.low_rank.as_ref(),
+            (Projections::Separate { k, .. }, Projection::K) => k.low_rank.as_ref(),
+            (Projections::Separate { v, .. }, Projection::V) => v.low_rank.as_ref(),
+            (Projections::Separate { gate, .. }, Projection::Gate) => gate.low_rank.as_ref(),
+            (Projections::Separate { up, .. }, Projection::Up) => up.low_rank.as_ref(),
+            (Projections::Fused { .. }, _) => None,
+        }
+    }
+
+    /// Turns dropout of the low-rank branches on (training, masks drawn from `stream`) or off
+    /// (`None`, the default).
+    pub fn set_dropout_stream(&mut self, stream: Option<DropoutStream>) {
+        self.dropout = stream;
     }
 
     /// Long inputs are run in chunks of this many tokens with [`Kernels::Fused`], so attention
@@ -586,10 +556,10 @@ impl Llama {
 
     fn embed(&self, batch: &TokenBatch) -> candle_core::Result<Tensor> {
         let vocab = self.config.vocab_size as u32;
-        if let Some(bad) = batch.ids.iter().find(|&&id| id >= vocab) {
+        if let Some(bad) = batch.ids().iter().find(|&&id| id >= vocab) {
             candle_core::bail!("token id {bad} outside the vocabulary of {vocab}");
         }
-        let ids = Tensor::from_slice(&batch.ids, (batch.ids.len(),), &self.device)?;
+        let ids = Tensor::from_slice(batch.ids(), (batch.ids().len(),), &self.device)?;
         self.embed.index_select(&ids, 0)?.reshape((
             batch.rows(),
             batch.len(),
@@ -659,7 +629,7 @@ impl Llama {
         past_valid: &dyn Fn(usize, usize) -> bool,
     ) -> candle_core::Result<Option<Tensor>> {
         let (rows, n) = (batch.rows(), batch.len());
-        let all_valid = batch.valid.iter().all(|&v| v)
+        let all_valid = batch.valid().iter().all(|&v| v)
             && (0..rows).all(|r| (0..past).all(|j| past_valid(r, j)));
         if n == 1 && all_valid {
             return Ok(None);
@@ -706,9 +676,9 @@ impl Llama {
                 .contiguous()
         };
         let (q, k, v) = match &block.projections {
-            Projections::Separate { q, k, v, .. } => (q.forward(h)?, k.forward(h)?, v.forward(h)?),
+            Projections::Separate { q, k, v, .. } => (q.forward(h, self.dropout.as_ref())?, k.forward(h, self.dropout.as_ref())?, v.forward(h, self.dropout.as_ref())?),
             Projections::Fused { qkv, .. } => {
-                let all = qkv.forward(h)?;
+                let all = qkv.forward(h, None)?;
                 let (nq, nkv) = (c.num_attention_heads * d, c.num_key_value_heads * d);
                 (
                     all.narrow(D::Minus1, 0, nq)?,
@@ -759,15 +729,15 @@ impl Llama {
     fn mlp(&self, block: &Block, x: &Tensor) -> candle_core::Result<Tensor> {
         let h = self.norm(x, &block.mlp_norm)?;
         let (gate, up) = match &block.projections {
-            Projections::Separate { gate, up, .. } => (gate.forward(&h)?, up.forward(&h)?),
+            Projections::Separate { gate, up, .. } => (gate.forward(&h, self.dropout.as_ref())?, up.forward(&h, self.dropout.as_ref())?),
             Projections::Fused { gate_up, .. } => {
-                let both = gate_up.forward(&h)?;
+                let both = gate_up.forward(&h, None)?;
                 let f = self.config.intermediate_size;
                 (both.narrow(D::Minus1, 0, f)?, both.narrow(D::Minus1, f, f)?)
             }
         };
         let gate = gate.silu()?;
-        x + block.down.forward(&(gate * up)?)?
+        x + block.down.forward(&(gate * up)?, self.dropout.as_ref())?
     }
 
     fn forward_chunk(&self, batch: &TokenBatch, cache: &mut KvCache) -> Result<Tensor> {
@@ -803,7 +773,7 @@ impl Llama {
             let probs = self.masked_softmax(scores, mask, n)?;
             let out = probs.matmul(&v)?;
             *slot = Some((k, v));
-            let attn = block.o.forward(&self.merge_heads(&out, rows, n)?)?;
+            let attn = block.o.forward(&self.merge_heads(&out, rows, n)?, self.dropout.as_ref())?;
             x = (x + attn)?;
             x = self.mlp(block, &x)?;
         }
@@ -866,11 +836,23 @@ impl Llama {
                 .contiguous()?;
             let from_own = probs.narrow(3, p, n)?.contiguous()?.matmul(&v)?;
             let out = (from_prefix + from_own)?;
-            let attn = block.o.forward(&self.merge_heads(&out, rows, n)?)?;
+            let attn = block.o.forward(&self.merge_heads(&out, rows, n)?, self.dropout.as_ref())?;
             x = (x + attn)?;
             x = self.mlp(block, &x)?;
         }
         self.norm(&x, &self.norm)
+    }
+}
+
+/// Whether a candle error says a tensor is not there (possibly wrapped in context).
+fn is_missing_tensor(e: &candle_core::Error) -> bool {
+    use candle_core::Error as E;
+    match e {
+        E::CannotFindTensor { .. } => true,
+        E::WithBacktrace { inner, .. } | E::Context { inner, .. } | E::WithPath { inner, .. } => {
+            is_missing_tensor(inner)
+        }
+        _ => false,
     }
 }
 

@@ -2,9 +2,8 @@
 //! tokenizer against Python `tokenizers`, the SmolLM2 GGUF metadata, and chat templates against
 //! Python jinja2 (fixtures made by `scripts/make_llm_fixtures.py`).
 
-use indievalue_llm::{
-    ChatMessage, ChatTemplate, Error, GgufMetadata, TextTokenizer, model_cache_dir,
-};
+use indievalue_llm::{ChatMessage, ChatTemplate, Error, GgufMetadata, TextTokenizer};
+use indievalue_testdata::model_cache_dir;
 use std::path::PathBuf;
 
 fn cached(relative: &str) -> PathBuf {
@@ -18,9 +17,7 @@ fn cached(relative: &str) -> PathBuf {
 }
 
 fn fixture(name: &str) -> serde_json::Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/llm")
-        .join(name);
+    let path = indievalue_testdata::fixtures_dir().join("llm").join(name);
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 

@@ -3,18 +3,25 @@
 //! padding equalities that probing relies on.
 
 use indievalue_llm::{
-    DType, Device, Kernels, LoadOptions, LoadedModel, ModelSource, Tensor, TokenBatch, load_model,
+    DType, Device, Error, Kernels, LoadOptions, LoadedModel, ModelSource, Tensor, TokenBatch,
+    load_model,
 };
 use std::collections::HashMap;
 use std::path::PathBuf;
 
 fn fixture_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/llm/tiny-llama31")
+    indievalue_testdata::fixtures_dir().join("llm/tiny-llama31")
 }
 
 fn tiny(dtype: DType) -> LoadedModel {
+    tiny_with(dtype, Kernels::Fused)
+}
+
+/// The tiny model built for `kernels` (which fix its weight layout).
+fn tiny_with(dtype: DType, kernels: Kernels) -> LoadedModel {
     let options = LoadOptions {
         dtype,
+        kernels,
         ..LoadOptions::default()
     };
     load_model(&ModelSource::Directory(fixture_dir()), &options).expect("tiny model loads")
@@ -272,11 +279,55 @@ fn half_precision_runs_stay_close_to_f32() {
 
 #[test]
 fn fused_and_differentiable_kernels_agree() {
-    let mut m = tiny(DType::F32).model;
+    // One model per layout: a model built for fused kernels cannot switch to differentiable ones.
+    let fused_model = tiny_with(DType::F32, Kernels::Fused).model;
+    let slow_model = tiny_with(DType::F32, Kernels::Differentiable).model;
     let input = random_ids(33, 12);
-    let fused = m.forward_logits(&TokenBatch::single(&input)).unwrap();
-    m.set_kernels(Kernels::Differentiable);
-    let slow = m.forward_logits(&TokenBatch::single(&input)).unwrap();
+    let fused = fused_model
+        .forward_logits(&TokenBatch::single(&input))
+        .unwrap();
+    let slow = slow_model
+        .forward_logits(&TokenBatch::single(&input))
+        .unwrap();
     let d = max_diff(&fused, &slow);
     assert!(d < 1e-4, "{d}");
+}
+
+#[test]
+fn the_weight_layout_is_fixed_when_the_model_is_built() {
+    let input = TokenBatch::single(&random_ids(33, 12));
+    let mut fused = tiny_with(DType::F32, Kernels::Fused).model;
+    assert_eq!(fused.weight_layout(), Kernels::Fused);
+    let before = fused.forward_logits(&input).unwrap();
+    match fused.set_kernels(Kernels::Differentiable) {
+        Err(Error::FusedWeightLayout) => {}
+        other => panic!("a fused model switched to differentiable kernels: {other:?}"),
+    }
+    assert_eq!(
+        fused.kernels(),
+        Kernels::Fused,
+        "a refused switch changes nothing"
+    );
+    fused.set_kernels(Kernels::Fused).unwrap();
+    assert_eq!(
+        max_diff(&fused.forward_logits(&input).unwrap(), &before),
+        0.0
+    );
+
+    // Separate weights switch freely both ways: fused kernels over separate weights agree with
+    // the fused layout, and switching back gives the differentiable outputs again, bit for bit.
+    let mut separate = tiny_with(DType::F32, Kernels::Differentiable).model;
+    assert_eq!(separate.weight_layout(), Kernels::Differentiable);
+    let slow = separate.forward_logits(&input).unwrap();
+    separate.set_kernels(Kernels::Fused).unwrap();
+    assert_eq!(separate.kernels(), Kernels::Fused);
+    assert_eq!(separate.weight_layout(), Kernels::Differentiable);
+    let fast = separate.forward_logits(&input).unwrap();
+    let d = max_diff(&fast, &before);
+    assert!(d < 1e-4, "fused kernels over separate weights: {d}");
+    separate.set_kernels(Kernels::Differentiable).unwrap();
+    assert_eq!(
+        max_diff(&separate.forward_logits(&input).unwrap(), &slow),
+        0.0
+    );
 }

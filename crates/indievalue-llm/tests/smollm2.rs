@@ -6,13 +6,13 @@
 use candle_transformers::models::quantized_llama::ModelWeights;
 use indievalue_llm::{
     ChatMessage, DType, Device, LoadOptions, LoadedModel, ModelSource, Tensor, TokenBatch,
-    load_model, model_cache_dir,
+    load_model,
 };
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
 fn gguf_path() -> PathBuf {
-    let path = model_cache_dir().join("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
+    let path = indievalue_testdata::smollm2_gguf();
     assert!(
         path.exists(),
         "{} is missing: run scripts/fetch_models.sh first (CI does)",
@@ -136,8 +136,7 @@ fn smollm2_agrees_with_candle_quantized_llama() {
 #[test]
 fn smollm2_matches_transformers_dequantized_model() {
     let m = smollm2();
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/llm/smollm2_reference.safetensors");
+    let path = indievalue_testdata::fixtures_dir().join("llm/smollm2_reference.safetensors");
     let e = candle_core::safetensors::load(path, &Device::Cpu).unwrap();
     for i in 0..3 {
         let ids: Vec<u32> = e[&format!("prompt_{i}_input_ids")]
@@ -169,8 +168,7 @@ fn smollm2_matches_transformers_dequantized_model() {
 fn smollm2_gguf_tokenizer_matches_transformers_conversion() {
     let m = smollm2();
     let tok = m.tokenizer.as_ref().unwrap();
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/llm/smollm2_gguf_tokenizer.json");
+    let path = indievalue_testdata::fixtures_dir().join("llm/smollm2_gguf_tokenizer.json");
     let fixture: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let strings = fixture["strings"].as_array().unwrap();

@@ -187,7 +187,20 @@ impl AccuracyReport {
 
     /// The mean of the per-setup accuracies (the paper's "avg" column).
     pub fn setup_average(&self) -> f64 {
-        mean(&self.per_setup.values().copied().collect::<Vec<_>>())
+        crate::setup_average(self.per_setup.values())
+    }
+
+    /// Accuracy per category in the order of `categories` (0 where the report has none).
+    pub fn category_series(&self, categories: &[indievalue_catalog::Category]) -> Vec<f64> {
+        categories
+            .iter()
+            .map(|c| {
+                self.per_category
+                    .iter()
+                    .find(|a| a.category == *c)
+                    .map_or(0.0, |a| a.accuracy)
+            })
+            .collect()
     }
 }
 

@@ -1,9 +1,9 @@
 //! The Value Inequity Index (sigma-INEQUITY, §2.2, Table 16).
 
-use crate::{Error, Result, Table};
+use crate::{AccuracyReport, Bootstrap, Error, Prediction, Result, Table};
 use indievalue_catalog::{COUNTRY_ITEM, Catalog, Respondents};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// Where a dimension's groups come from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,6 +98,46 @@ pub struct InequityIndex {
 }
 
 impl InequityIndex {
+    /// The accuracy of each group of `dimension` (by its name, such as `"Continent"`), in the
+    /// dimension's order.
+    pub fn groups(&self, dimension: &str) -> Option<Vec<(String, f64)>> {
+        let row = self.rows.iter().find(|r| r.dimension == dimension)?;
+        Some(
+            row.groups
+                .iter()
+                .map(|g| (g.group.clone(), g.accuracy))
+                .collect(),
+        )
+    }
+
+    /// The index of each setup's predictions on their own (setup index to index), as Table 16
+    /// reports it per setup.
+    pub fn per_setup(
+        catalog: &Catalog,
+        people: &Respondents,
+        predictions: &[Prediction],
+        dimensions: &[Dimension],
+        ddof: usize,
+    ) -> Result<BTreeMap<usize, f64>> {
+        let mut by_setup: BTreeMap<usize, Vec<Prediction>> = BTreeMap::new();
+        for p in predictions {
+            by_setup.entry(p.setup).or_default().push(p.clone());
+        }
+        let no_interval = Bootstrap {
+            samples: 0,
+            ..Bootstrap::default()
+        };
+        by_setup
+            .into_iter()
+            .map(|(setup, only)| {
+                let report = AccuracyReport::compute(catalog, &only, &no_interval)?;
+                let index =
+                    InequityIndex::compute(catalog, people, &report.per_person, dimensions, ddof)?;
+                Ok((setup, index.index))
+            })
+            .collect()
+    }
+
     /// Computes the index from per-person accuracies (`(D_INTERVIEW, percent)`), looking the
     /// people up in `people`.
     pub fn compute(
@@ -107,18 +147,13 @@ impl InequityIndex {
         dimensions: &[Dimension],
         ddof: usize,
     ) -> Result<InequityIndex> {
-        let index: HashMap<i64, usize> = people
-            .ids()
-            .iter()
-            .enumerate()
-            .map(|(r, &id)| (id, r))
-            .collect();
+        let index = people.row_lookup();
         let rows_of: Vec<(usize, f64)> = per_person
             .iter()
             .map(|&(id, acc)| {
                 index
-                    .get(&id)
-                    .map(|&r| (r, acc))
+                    .row(id)
+                    .map(|r| (r, acc))
                     .ok_or_else(|| Error::Invalid(format!("person {id} is not in the data")))
             })
             .collect::<Result<_>>()?;

@@ -11,7 +11,8 @@
 //! - [`Table`] (Markdown and CSV) and [`plots`] (PNG and SVG).
 //!
 //! ```
-//! use indievalue_catalog::{Catalog, Granularity, mini_catalog_dir};
+//! use indievalue_catalog::{Catalog, Granularity};
+//! use indievalue_testdata::mini_catalog_dir;
 //! use indievalue_metrics::{AccuracyReport, Bootstrap, Prediction};
 //! let catalog = Catalog::load(mini_catalog_dir())?;
 //! let p = |person, predicted, gold| Prediction {
@@ -26,14 +27,18 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 mod accuracy;
+mod evaluation;
 mod inequity;
 pub mod plots;
 mod predictions;
+mod summary;
 mod table;
 
 pub use accuracy::{AccuracyReport, Bootstrap, CategoryAccuracy};
+pub use evaluation::Evaluation;
 pub use inequity::{Dimension, DimensionSource, GroupAccuracy, InequityIndex, InequityRow};
 pub use predictions::{PREDICTIONS_FORMAT, Prediction, PredictionsFile};
+pub use summary::{RowInterval, SetupColumn, SetupRow, setup_average, setup_table};
 pub use table::Table;
 
 use std::path::PathBuf;
@@ -53,9 +58,12 @@ pub enum Error {
     /// Predictions are inconsistent (unknown question, gold out of range, no records, ...).
     #[error("predictions: {0}")]
     Invalid(String),
-    /// A task-file level problem (format, catalog mismatch, malformed line).
+    /// A file-level problem (format, malformed line, torn write).
     #[error(transparent)]
-    Tasks(#[from] indievalue_sampling::Error),
+    Files(#[from] indievalue_files::Error),
+    /// The catalog refused a file (written for another catalog).
+    #[error(transparent)]
+    Catalog(#[from] indievalue_catalog::Error),
     /// Drawing a plot failed.
     #[error("{path}: plot: {message}")]
     Plot {

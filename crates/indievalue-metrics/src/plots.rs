@@ -59,6 +59,19 @@ fn err<E: std::fmt::Display>(path: &Path) -> impl Fn(E) -> Error + '_ {
     }
 }
 
+/// Encodes RGB pixels as a PNG file, written atomically.
+fn write_png(path: &Path, pixels: &[u8], width: u32, height: u32) -> Result<()> {
+    let mut bytes = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut bytes, width, height);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header().map_err(err(path))?;
+        writer.write_image_data(pixels).map_err(err(path))?;
+    }
+    Ok(indievalue_files::write_atomic(path, &bytes)?)
+}
+
 /// Draws the same figure on a PNG and an SVG of the same size: `$draw` is called with each
 /// backend's drawing area (a macro, since a closure cannot be generic over the backend).
 macro_rules! both {
@@ -67,14 +80,19 @@ macro_rules! both {
         let stem: &Path = $stem;
         let png = stem.with_extension("png");
         let svg = stem.with_extension("svg");
+        let (w, h): (u32, u32) = $size;
+        let mut pixels = vec![0u8; w as usize * h as usize * 3];
         {
-            let $root = BitMapBackend::new(&png, $size).into_drawing_area();
+            let $root = BitMapBackend::with_buffer(&mut pixels, $size).into_drawing_area();
             $draw.map_err(err(&png))?;
         }
+        write_png(&png, &pixels, w, h)?;
+        let mut text = String::new();
         {
-            let $root = SVGBackend::new(&svg, $size).into_drawing_area();
+            let $root = SVGBackend::with_string(&mut text, $size).into_drawing_area();
             $draw.map_err(err(&svg))?;
         }
+        indievalue_files::write_atomic(&svg, text.as_bytes())?;
         Ok(vec![png, svg])
     }};
 }
@@ -153,6 +171,25 @@ pub fn category_accuracy(
     both!(stem.as_ref(), (1000, height.max(400)), |root| bars(
         root, title, categories, reasoners
     ))
+}
+
+/// [`category_accuracy`] of accuracy reports: every category of `categories` (in that order, by
+/// short name), one bar per labelled report.
+pub fn report_categories(
+    stem: impl AsRef<Path>,
+    title: &str,
+    categories: &[indievalue_catalog::Category],
+    reports: &[(String, &crate::AccuracyReport)],
+) -> Result<Vec<PathBuf>> {
+    let names: Vec<String> = categories
+        .iter()
+        .map(|c| c.short_name().to_owned())
+        .collect();
+    let series: Vec<(String, Vec<f64>)> = reports
+        .iter()
+        .map(|(label, r)| (label.clone(), r.category_series(categories)))
+        .collect();
+    category_accuracy(stem, title, &names, &series)
 }
 
 /// Accuracy per group of one demographic dimension (Figure 4's layout).

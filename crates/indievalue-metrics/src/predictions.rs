@@ -1,10 +1,9 @@
 //! The predictions format shared by every reasoner.
 
-use crate::{Error, Result};
-use indievalue_catalog::{Catalog, Granularity};
-use indievalue_sampling::{TaskFile, TaskFileHeader};
+use crate::Result;
+use indievalue_catalog::{Catalog, FileHeader, Granularity, read_catalog_file, write_catalog_file};
+use indievalue_files::JsonLines;
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 use std::path::Path;
 
 /// Format tag of predictions files.
@@ -31,29 +30,49 @@ pub struct Prediction {
 }
 
 impl Prediction {
+    /// A prediction of `predicted` for the probe of `question` (the one constructor every
+    /// reasoner uses).
+    pub fn new(
+        person: i64,
+        setup: usize,
+        question: impl Into<String>,
+        granularity: Granularity,
+        predicted: Option<u8>,
+        gold: u8,
+        probabilities: Option<Vec<f32>>,
+    ) -> Prediction {
+        Prediction {
+            person,
+            setup,
+            question: question.into(),
+            granularity,
+            predicted,
+            gold,
+            probabilities,
+        }
+    }
+
     /// Whether the prediction is right.
     pub fn correct(&self) -> bool {
         self.predicted == Some(self.gold)
     }
 }
 
-/// Predictions files: a [`TaskFileHeader`] line (format [`PREDICTIONS_FORMAT`], the reasoner and
-/// its settings in `params`), then one [`Prediction`] a line. Long runs append people as they
+/// Predictions files: a catalog [`FileHeader`] line (format [`PREDICTIONS_FORMAT`], the reasoner
+/// and its settings in `params`), then one [`Prediction`] a line. Long runs append people as they
 /// finish; a rerun calls [`PredictionsFile::recover`] (cutting a torn last line) and
 /// [`PredictionsFile::read`], and redoes every person whose probes are not all present.
 ///
 /// ```
+/// use indievalue_catalog::FileHeader;
 /// use indievalue_metrics::{PredictionsFile, PREDICTIONS_FORMAT, Prediction};
-/// use indievalue_sampling::TaskFileHeader;
-/// let catalog = indievalue_catalog::Catalog::load(indievalue_catalog::mini_catalog_dir()).unwrap();
+/// let catalog = indievalue_catalog::Catalog::load(indievalue_testdata::mini_catalog_dir()).unwrap();
 /// let dir = tempfile::tempdir().unwrap();
 /// let path = dir.path().join("global.jsonl");
-/// let header = TaskFileHeader::new(PREDICTIONS_FORMAT, &catalog, 0,
+/// let header = FileHeader::new(PREDICTIONS_FORMAT, &catalog, 0, "doc",
 ///     serde_json::json!({"reasoner": "global"}));
-/// let p = Prediction { person: 1, setup: 0, question: "V1".into(),
-///     granularity: indievalue_catalog::Granularity::Polar, predicted: Some(0), gold: 1,
-///     probabilities: None };
-/// PredictionsFile::create(&path, &header).unwrap();
+/// let p = Prediction::new(1, 0, "V1", indievalue_catalog::Granularity::Polar, Some(0), 1, None);
+/// PredictionsFile::start(&path, &header).unwrap();
 /// PredictionsFile::append(&path, &[p.clone()]).unwrap();
 /// let (_, back) = PredictionsFile::read(&path, &catalog).unwrap();
 /// assert_eq!(back, vec![p]);
@@ -64,14 +83,14 @@ impl PredictionsFile {
     /// Writes a complete file atomically.
     pub fn write(
         path: impl AsRef<Path>,
-        header: &TaskFileHeader,
+        header: &FileHeader,
         predictions: &[Prediction],
     ) -> Result<()> {
-        Ok(TaskFile::write(path, header, predictions)?)
+        Ok(write_catalog_file(path, header, predictions)?)
     }
 
     /// Creates a file holding only the header (atomically), for appending.
-    pub fn create(path: impl AsRef<Path>, header: &TaskFileHeader) -> Result<()> {
+    pub fn start(path: impl AsRef<Path>, header: &FileHeader) -> Result<()> {
         Self::write(path, header, &[])
     }
 
@@ -79,51 +98,20 @@ impl PredictionsFile {
     /// during the write can leave part of the batch: after [`PredictionsFile::recover`], count a
     /// person as done only when all of their probes are present.
     pub fn append(path: impl AsRef<Path>, predictions: &[Prediction]) -> Result<()> {
-        let path = path.as_ref();
-        let io = |source| Error::Io {
-            path: path.to_owned(),
-            source,
-        };
-        let mut buf = Vec::with_capacity(predictions.len() * 96);
-        for p in predictions {
-            serde_json::to_writer(&mut buf, p).map_err(|e| io(e.into()))?;
-            buf.push(b'\n');
-        }
-        let mut file = std::fs::OpenOptions::new()
-            .append(true)
-            .open(path)
-            .map_err(io)?;
-        file.write_all(&buf).map_err(io)?;
-        file.sync_data().map_err(io)
+        Ok(JsonLines::new(path.as_ref()).append(predictions)?)
     }
 
     /// Prepares a file for resuming after a killed run: a torn last line (no line end) is cut
     /// off. Returns the number of bytes removed.
     pub fn recover(path: impl AsRef<Path>) -> Result<u64> {
-        let path = path.as_ref();
-        let io = |source| Error::Io {
-            path: path.to_owned(),
-            source,
-        };
-        let bytes = std::fs::read(path).map_err(io)?;
-        let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        let removed = (bytes.len() - keep) as u64;
-        if removed > 0 {
-            let file = std::fs::OpenOptions::new()
-                .write(true)
-                .open(path)
-                .map_err(io)?;
-            file.set_len(keep as u64).map_err(io)?;
-            file.sync_all().map_err(io)?;
-        }
-        Ok(removed)
+        Ok(JsonLines::new(path.as_ref()).recover()?)
     }
 
     /// Reads a file written for `catalog`.
     pub fn read(
         path: impl AsRef<Path>,
         catalog: &Catalog,
-    ) -> Result<(TaskFileHeader, Vec<Prediction>)> {
-        Ok(TaskFile::read(path, catalog, PREDICTIONS_FORMAT)?)
+    ) -> Result<(FileHeader, Vec<Prediction>)> {
+        Ok(read_catalog_file(path, catalog, PREDICTIONS_FORMAT)?)
     }
 }

@@ -1,6 +1,6 @@
 //! Plain tables rendered as Markdown and CSV.
 
-use crate::{Error, Result};
+use crate::Result;
 use std::path::Path;
 
 /// A table of text cells.
@@ -70,7 +70,7 @@ impl Table {
         let stem = stem.as_ref();
         for (ext, text) in [("md", self.to_markdown()), ("csv", self.to_csv())] {
             let path = stem.with_extension(ext);
-            std::fs::write(&path, text).map_err(|source| Error::Io { path, source })?;
+            indievalue_files::write_atomic(&path, text.as_bytes())?;
         }
         Ok(())
     }

@@ -1,11 +1,12 @@
 //! Hand-worked accuracy, log-loss, Brier and inequity cases; files and plots.
 
-use indievalue_catalog::{Catalog, Granularity, Respondents, fixtures_dir, mini_catalog_dir};
+use indievalue_catalog::FileHeader as TaskFileHeader;
+use indievalue_catalog::{Catalog, Granularity, Respondents};
 use indievalue_metrics::{
     AccuracyReport, Bootstrap, Dimension, DimensionSource, InequityIndex, PREDICTIONS_FORMAT,
     Prediction, PredictionsFile, plots,
 };
-use indievalue_sampling::TaskFileHeader;
+use indievalue_testdata::{fixtures_dir, mini_catalog_dir};
 
 fn p(person: i64, setup: usize, question: &str, predicted: Option<u8>, gold: u8) -> Prediction {
     Prediction {
@@ -153,9 +154,10 @@ fn predictions_files_append_and_read_back() {
         PREDICTIONS_FORMAT,
         &catalog,
         3,
+        "test",
         serde_json::json!({"reasoner": "x"}),
     );
-    PredictionsFile::create(&path, &header).unwrap();
+    PredictionsFile::start(&path, &header).unwrap();
     let mut with_probs = p(1, 0, "V1", Some(0), 0);
     with_probs.probabilities = Some(vec![0.5, 0.5]);
     PredictionsFile::append(&path, &[with_probs.clone()]).unwrap();

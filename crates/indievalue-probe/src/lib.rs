@@ -11,6 +11,44 @@
 //! - [`ScoringPredictor`]: a probability for every option from one shared prefix per
 //!   (person, setup); [`GenerativePredictor`]: greedy generation and parsing, with bounded,
 //!   recorded retries. Both give [`indievalue_metrics::Prediction`]s.
+//! - [`ProbeRun`]: a run over many tasks, appending each finished task's predictions and
+//!   resuming where a killed run stopped.
+//!
+//! Prompts and answers need no model:
+//!
+//! ```
+//! use indievalue_catalog::Catalog;
+//! use indievalue_probe::{PromptBuilder, option_answer, parse_answer};
+//! use indievalue_sampling::{ConsistencySpec, ProbeSetup, SettlingStatement, consistency_tasks};
+//! let catalog = Catalog::load(indievalue_testdata::mini_catalog_dir())?;
+//! let setups = ProbeSetup::paper(&catalog);
+//! let spec = ConsistencySpec { settling: SettlingStatement::RefinedForPolar, fillers: 3, seed: 1 };
+//! let task = &consistency_tasks(&catalog, &setups[..1], 1, &spec)?[0];
+//! let prompts = PromptBuilder::new(&catalog);
+//! let probe = &task.probes[0];
+//! let user = prompts.question_prompt(task, probe)?;
+//! assert!(user.contains(&option_answer(0, &prompts.probe_options(task, probe)?[0])));
+//! // The model's answer to the probing prompt (Appendix B.1) is parsed by key.
+//! let options: Vec<u8> = task.probes.iter().map(|p| p.options).collect();
+//! let parsed = parse_answer(r#"{"NSG1": {"choice": "NSG1_s2"}}"#, &options);
+//! assert_eq!(parsed.groups[0].as_ref().ok(), Some(&1));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Scoring with a model (here SmolLM2-135M from `scripts/fetch_models.sh`), resumably:
+//!
+//! ```no_run
+//! use indievalue_llm::{LoadOptions, ModelSource, load_model};
+//! use indievalue_probe::{ProbeMode, ProbeRun, ScoreTarget};
+//! # let catalog = indievalue_catalog::Catalog::load(indievalue_testdata::mini_catalog_dir())?;
+//! # let tasks: Vec<indievalue_sampling::ProbeTask> = Vec::new();
+//! let model = load_model(&ModelSource::Gguf(indievalue_testdata::smollm2_gguf()), &LoadOptions::default())?;
+//! let mode = ProbeMode::Score(ScoreTarget::Statement);
+//! let run = ProbeRun::new(&model, &catalog, mode, "out/probe", 0, serde_json::json!({}));
+//! let outcome = run.run(&tasks, None, &mut |done| println!("person {} done", done.person))?;
+//! println!("{} tasks run, {} resumed", outcome.ran, outcome.resumed);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
@@ -24,8 +62,10 @@ pub use predict::{
     Attempt, GeneratedTask, GenerationSettings, GenerativePredictor, ScoreTarget, ScoredTask,
     ScoringPredictor,
 };
-pub use prompt::{PromptBuilder, display_statement, group_key, option_key};
-pub use run::{ProbeMode, ProbeRun, RunOutcome, TaskDone};
+pub use prompt::{
+    PromptBuilder, display_statement, group_key, option_answer, option_key, option_label,
+};
+pub use run::{GENERATIONS_FILE, PREDICTIONS_FILE, ProbeMode, ProbeRun, RunOutcome, TaskDone};
 
 /// Errors of probing.
 #[derive(Debug, thiserror::Error)]
@@ -35,13 +75,8 @@ pub enum Error {
     #[error("task: {0}")]
     Task(String),
     /// Reading or writing a result file failed.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: std::path::PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Files(#[from] indievalue_files::Error),
     /// A predictions file could not be read or written.
     #[error(transparent)]
     Metrics(#[from] indievalue_metrics::Error),

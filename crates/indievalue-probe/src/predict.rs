@@ -1,11 +1,12 @@
 //! Predictors that run a language model on probe tasks and produce the shared predictions.
 
 use crate::parse::{ParsedAnswer, parse_answer};
-use crate::prompt::PromptBuilder;
+use crate::prompt::{PromptBuilder, option_answer, option_label};
 use crate::{Error, Result};
 use indievalue_catalog::Catalog;
 use indievalue_catalog::rng::{Rng, label};
-use indievalue_llm::{ChatMessage, DType, KvCache, LoadedModel, Tensor, TextTokenizer, TokenBatch};
+use indievalue_llm::generate::{Prefill, StopCriteria, TokenChoice, generate};
+use indievalue_llm::{ChatMessage, KvCache, LoadedModel, Tensor, TextTokenizer, TokenBatch};
 use indievalue_metrics::Prediction;
 use indievalue_sampling::ProbeTask;
 use serde::{Deserialize, Serialize};
@@ -105,6 +106,20 @@ pub enum ScoreTarget {
     Statement,
 }
 
+impl std::str::FromStr for ScoreTarget {
+    type Err = String;
+
+    /// `label`, `answer` or `statement`.
+    fn from_str(s: &str) -> Result<ScoreTarget, String> {
+        match s {
+            "label" => Ok(ScoreTarget::Label),
+            "answer" => Ok(ScoreTarget::Answer),
+            "statement" => Ok(ScoreTarget::Statement),
+            other => Err(format!("{other:?}: expected label, answer or statement")),
+        }
+    }
+}
+
 impl<'a> ScoringPredictor<'a> {
     /// A predictor for tasks of `catalog`.
     pub fn new(model: &'a LoadedModel, catalog: &'a Catalog) -> ScoringPredictor<'a> {
@@ -161,9 +176,9 @@ impl<'a> ScoringPredictor<'a> {
                     .iter()
                     .enumerate()
                     .map(|(i, statement)| match self.target {
-                        ScoreTarget::Label => format!("{chat}Option {}", i + 1),
+                        ScoreTarget::Label => format!("{chat}{}", option_label(i)),
                         ScoreTarget::Answer | ScoreTarget::Statement => {
-                            format!("{chat}Option {}: {statement}", i + 1)
+                            format!("{chat}{}", option_answer(i, statement))
                         }
                     })
                     .collect())
@@ -280,7 +295,7 @@ impl<'a> ScoringPredictor<'a> {
             .and_then(|i| hidden.get(row)?.index_select(&i, 0))
             .map_err(tensor("selecting positions"))?;
         let logits = m.logits(&picked).map_err(llm("output projection"))?;
-        log_softmax_rows(&logits)
+        indievalue_llm::log_softmax_rows(&logits).map_err(llm("reading logits"))
     }
 
     /// Every option's score (the sum of its label tokens' log-probabilities) per question, from
@@ -404,42 +419,17 @@ fn predictions(task: &ProbeTask, scores: &[Vec<f64>]) -> Vec<Prediction> {
                 .iter()
                 .enumerate()
                 .fold(0, |best, (i, &p)| if p > probs[best] { i } else { best });
-            Prediction {
-                person: task.person,
-                setup: task.setup,
-                question: probe.question.clone(),
-                granularity: task.probe_granularity,
-                predicted: Some(predicted as u8),
-                gold: probe.gold,
-                probabilities: Some(probs),
-            }
+            Prediction::new(
+                task.person,
+                task.setup,
+                &probe.question,
+                task.probe_granularity,
+                Some(predicted as u8),
+                probe.gold,
+                Some(probs),
+            )
         })
         .collect()
-}
-
-/// Log-softmax of every row of `[.., vocab]` logits, as f32 values (one vector per row).
-fn log_softmax_rows(logits: &Tensor) -> Result<Vec<Vec<f32>>> {
-    let vocab = logits.dims().last().copied().unwrap_or(1).max(1);
-    let v = logits
-        .flatten_all()
-        .and_then(|t| t.to_dtype(DType::F32))
-        .and_then(|t| t.to_vec1::<f32>())
-        .map_err(tensor("reading logits"))?;
-    Ok(v.chunks(vocab)
-        .map(|row| {
-            let max = row.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-            let sum: f64 = row.iter().map(|&x| f64::from(x - max).exp()).sum();
-            let log_sum = sum.ln() as f32 + max;
-            row.iter().map(|&x| x - log_sum).collect()
-        })
-        .collect())
-}
-
-/// The log-probabilities of the one row of `[1, 1, vocab]` logits.
-fn log_softmax_last(logits: &Tensor) -> Result<Vec<f32>> {
-    log_softmax_rows(logits)?
-        .pop()
-        .ok_or_else(|| Error::Task("no logits".into()))
 }
 
 /// Settings of generative probing.
@@ -535,48 +525,15 @@ impl<'a> GenerativePredictor<'a> {
             .map_err(llm("tokenizing"))
     }
 
-    /// Generates from a prompt already in `cache`; `next` holds the prompt's last-position
-    /// log-probabilities.
-    fn generate(
-        &self,
-        prompt_cache: &KvCache,
-        first: &[f32],
-        temperature: f64,
-        rng: &mut Rng,
-    ) -> Result<(Vec<u32>, bool)> {
-        let m = &self.model.model;
-        let mut cache = prompt_cache.clone();
-        let mut out = Vec::new();
-        let mut log_probs = first.to_vec();
-        loop {
-            let next = choose(&log_probs, temperature, rng);
-            if self.model.stop_tokens.contains(&next) {
-                return Ok((out, false));
-            }
-            out.push(next);
-            if out.len() >= self.settings.max_new_tokens {
-                return Ok((out, true));
-            }
-            let hidden = m
-                .forward(&TokenBatch::single(&[next]), &mut cache)
-                .map_err(llm("decoding"))?;
-            let logits = m.logits(&hidden).map_err(llm("output projection"))?;
-            log_probs = log_softmax_last(&logits)?;
-        }
-    }
-
     /// Probes a task.
     pub fn probe(&self, task: &ProbeTask) -> Result<GeneratedTask> {
         let prompt = self.prompt_tokens(task)?;
         let m = &self.model.model;
-        let mut cache = m.new_cache(1);
-        let hidden = m
-            .forward(&TokenBatch::single(&prompt), &mut cache)
-            .map_err(llm("running the prompt"))?;
-        let last = hidden
-            .narrow(1, prompt.len() - 1, 1)
-            .map_err(tensor("last position"))?;
-        let first = log_softmax_last(&m.logits(&last).map_err(llm("output projection"))?)?;
+        let prefill = Prefill::run(m, &prompt).map_err(llm("running the prompt"))?;
+        let stop = StopCriteria {
+            stop_tokens: self.model.stop_tokens.clone(),
+            max_new_tokens: self.settings.max_new_tokens,
+        };
         let options: Vec<u8> = task.probes.iter().map(|p| p.options).collect();
         let tok = tokenizer(self.model)?;
         let mut attempts: Vec<Attempt> = Vec::new();
@@ -586,7 +543,7 @@ impl<'a> GenerativePredictor<'a> {
             } else {
                 self.settings.retry_temperature
             };
-            let mut rng = Rng::derive(
+            let rng = Rng::derive(
                 self.settings.seed,
                 &[
                     label("generative-retry"),
@@ -595,7 +552,10 @@ impl<'a> GenerativePredictor<'a> {
                     attempt as u64,
                 ],
             );
-            let (tokens, hit_limit) = self.generate(&cache, &first, temperature, &mut rng)?;
+            let mut choice = TokenChoice::sampled(temperature, rng);
+            let generation = generate(m, &prefill, &mut choice, &stop).map_err(llm("decoding"))?;
+            let hit_limit = generation.hit_limit();
+            let tokens = generation.tokens;
             let answer = tok.decode(&tokens).map_err(llm("decoding tokens"))?;
             let parsed = parse_answer(&answer, &options);
             let complete = parsed.valid() == options.len();
@@ -622,14 +582,16 @@ impl<'a> GenerativePredictor<'a> {
             .probes
             .iter()
             .zip(&chosen.groups)
-            .map(|(probe, g)| Prediction {
-                person: task.person,
-                setup: task.setup,
-                question: probe.question.clone(),
-                granularity: task.probe_granularity,
-                predicted: g.as_ref().ok().copied(),
-                gold: probe.gold,
-                probabilities: None,
+            .map(|(probe, g)| {
+                Prediction::new(
+                    task.person,
+                    task.setup,
+                    &probe.question,
+                    task.probe_granularity,
+                    g.as_ref().ok().copied(),
+                    probe.gold,
+                    None,
+                )
             })
             .collect();
         Ok(GeneratedTask {
@@ -640,28 +602,4 @@ impl<'a> GenerativePredictor<'a> {
             predictions,
         })
     }
-}
-
-/// Greedy (temperature 0) or sampled choice of the next token.
-fn choose(log_probs: &[f32], temperature: f64, rng: &mut Rng) -> u32 {
-    if temperature <= 0.0 {
-        return log_probs
-            .iter()
-            .enumerate()
-            .fold(0, |b, (i, &x)| if x > log_probs[b] { i } else { b }) as u32;
-    }
-    let max = log_probs.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-    let weights: Vec<f64> = log_probs
-        .iter()
-        .map(|&x| (f64::from(x - max) / temperature).exp())
-        .collect();
-    let total: f64 = weights.iter().sum();
-    let mut u = rng.unit() * total;
-    for (i, w) in weights.iter().enumerate() {
-        u -= w;
-        if u <= 0.0 {
-            return i as u32;
-        }
-    }
-    (weights.len() - 1) as u32
 }

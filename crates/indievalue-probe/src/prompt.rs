@@ -213,7 +213,7 @@ impl<'a> PromptBuilder<'a> {
         let lines: Vec<String> = options
             .iter()
             .enumerate()
-            .map(|(j, s)| format!("Option {}: {s}", j + 1))
+            .map(|(j, s)| option_answer(j, s))
             .collect();
         Ok(format!(
             "{TRAINING_INTRO}{known}\n```\n\n[New statements options]:\n\n```\n{}\n```\n\n[Person A most likely agrees with]:",
@@ -243,8 +243,27 @@ impl<'a> PromptBuilder<'a> {
                 probe.question
             ))
         })?;
-        Ok(format!("Option {}: {s}", usize::from(choice) + 1))
+        Ok(option_answer(usize::from(choice), s))
     }
+}
+
+/// The label of option `index` (0-based) in the C.1 format: `Option k`, `k` 1-based.
+///
+/// ```
+/// assert_eq!(indievalue_probe::option_label(0), "Option 1");
+/// ```
+pub fn option_label(index: usize) -> String {
+    format!("Option {}", index + 1)
+}
+
+/// The C.1 answer (and option line) of option `index` (0-based): `Option k: statement`. The one
+/// rendering the prompt's option list, the scorer and training examples share.
+///
+/// ```
+/// assert_eq!(indievalue_probe::option_answer(1, "I vote"), "Option 2: I vote");
+/// ```
+pub fn option_answer(index: usize, statement: &str) -> String {
+    format!("{}: {statement}", option_label(index))
 }
 
 /// A JSON string literal (quotes and escapes as `serde_json` writes them).

@@ -5,15 +5,19 @@ use crate::predict::{
     GeneratedTask, GenerationSettings, GenerativePredictor, ScoreTarget, ScoringPredictor,
 };
 use crate::{Error, Result};
-use indievalue_catalog::Catalog;
-use indievalue_catalog::storage::write_atomic_with;
+use indievalue_catalog::{Catalog, FileHeader};
+use indievalue_files::JsonLines;
 use indievalue_llm::LoadedModel;
 use indievalue_metrics::{PREDICTIONS_FORMAT, Prediction, PredictionsFile};
-use indievalue_sampling::{ProbeTask, TaskFileHeader};
+use indievalue_sampling::ProbeTask;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+
+/// File name of a run's predictions.
+pub const PREDICTIONS_FILE: &str = "predictions.jsonl";
+/// File name of a generative run's raw answers (one task a line).
+pub const GENERATIONS_FILE: &str = "generations.jsonl";
 
 /// How a run predicts.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -60,7 +64,7 @@ pub struct ProbeRun<'a> {
     catalog: &'a Catalog,
     mode: ProbeMode,
     out: PathBuf,
-    header: TaskFileHeader,
+    header: FileHeader,
 }
 
 impl<'a> ProbeRun<'a> {
@@ -79,7 +83,13 @@ impl<'a> ProbeRun<'a> {
             "run": params,
             "probe_crate": concat!(env!("CARGO_PKG_NAME"), " ", env!("CARGO_PKG_VERSION")),
         });
-        let header = TaskFileHeader::new(PREDICTIONS_FORMAT, catalog, seed, params);
+        let header = FileHeader::new(
+            PREDICTIONS_FORMAT,
+            catalog,
+            seed,
+            indievalue_files::written_by!(),
+            params,
+        );
         ProbeRun {
             model,
             catalog,
@@ -91,29 +101,26 @@ impl<'a> ProbeRun<'a> {
 
     /// The predictions file.
     pub fn predictions_path(&self) -> PathBuf {
-        self.out.join("predictions.jsonl")
+        self.out.join(PREDICTIONS_FILE)
     }
 
     /// The generations file (generative runs).
     pub fn generations_path(&self) -> PathBuf {
-        self.out.join("generations.jsonl")
+        self.out.join(GENERATIONS_FILE)
     }
 
     /// Opens the output for appending: creates it, or recovers an earlier run's file (cutting
     /// a torn last line, dropping tasks whose probes are not all present). Returns the tasks
     /// already complete and how many partial ones were dropped.
     fn prepare(&self, tasks: &[ProbeTask]) -> Result<(HashSet<(i64, usize)>, usize)> {
-        let io = |path: &Path| {
-            let path = path.to_owned();
-            move |source| Error::Io { path, source }
-        };
-        std::fs::create_dir_all(&self.out).map_err(io(&self.out))?;
+        indievalue_files::create_dir_all(&self.out)?;
         let path = self.predictions_path();
+        let generations = JsonLines::new(self.generations_path());
+        let generative = matches!(self.mode, ProbeMode::Generate(_));
         if !path.exists() {
-            PredictionsFile::create(&path, &self.header)?;
-            if matches!(self.mode, ProbeMode::Generate(_)) {
-                write_atomic_with(&self.generations_path(), |_| Ok(()))
-                    .map_err(|e| Error::Resume(e.to_string()))?;
+            PredictionsFile::start(&path, &self.header)?;
+            if generative {
+                generations.create_empty()?;
             }
             return Ok((HashSet::new(), 0));
         }
@@ -146,29 +153,27 @@ impl<'a> ProbeRun<'a> {
                 .collect();
             PredictionsFile::write(&path, &header, &keep)?;
         }
-        if matches!(self.mode, ProbeMode::Generate(_)) {
-            let g = self.generations_path();
-            let text = std::fs::read_to_string(&g).unwrap_or_default();
-            let kept: Vec<&str> = text
-                .lines()
-                .filter(|line| {
-                    serde_json::from_str::<GeneratedTask>(line)
-                        .is_ok_and(|t| complete.contains(&(t.person, t.setup)))
-                })
-                .collect();
-            write_atomic_with(&g, |w| {
-                for line in &kept {
-                    writeln!(w, "{line}")?;
-                }
-                Ok(())
-            })
-            .map_err(|e| Error::Resume(e.to_string()))?;
+        if generative {
+            // Generations of complete tasks are kept; a torn or partial task's are dropped.
+            let kept: Vec<GeneratedTask> = if generations.exists() {
+                generations.recover()?;
+                generations
+                    .read_records::<GeneratedTask>()?
+                    .into_iter()
+                    .filter(|t| complete.contains(&(t.person, t.setup)))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            generations.write_records(&kept)?;
         }
         Ok((complete, dropped))
     }
 
-    /// Runs every task not yet complete (at most `limit` of them), appending each task's
-    /// results when it finishes; `on_task` hears of every finished task.
+    /// Runs every task not yet complete among the first `limit` tasks (all with `None`),
+    /// appending each task's results when it finishes; `on_task` hears of every finished task.
+    /// The limit counts the tasks of the whole run, finished earlier or now, so a run killed and
+    /// rerun with the same limit ends where an uninterrupted one does.
     pub fn run(
         &self,
         tasks: &[ProbeTask],
@@ -192,13 +197,12 @@ impl<'a> ProbeRun<'a> {
             )),
             ProbeMode::Score(_) => None,
         };
+        let tasks = &tasks[..limit.map_or(tasks.len(), |l| l.min(tasks.len()))];
+        let generations = JsonLines::new(self.generations_path());
         for task in tasks {
             if complete.contains(&(task.person, task.setup)) {
                 outcome.resumed += 1;
                 continue;
-            }
-            if limit.is_some_and(|l| outcome.ran >= l) {
-                break;
             }
             let (predictions, tokens) = match &generator {
                 None => {
@@ -210,9 +214,7 @@ impl<'a> ProbeRun<'a> {
                 }
                 Some(g) => {
                     let generated = g.probe(task)?;
-                    let line = serde_json::to_string(&generated)
-                        .map_err(|e| Error::Resume(e.to_string()))?;
-                    append_line(&self.generations_path(), &line)?;
+                    generations.append(std::slice::from_ref(&generated))?;
                     let tokens = generated.prompt_tokens
                         + generated.attempts.iter().map(|a| a.tokens).sum::<usize>();
                     (generated.predictions, tokens)
@@ -230,17 +232,4 @@ impl<'a> ProbeRun<'a> {
         }
         Ok(outcome)
     }
-}
-
-fn append_line(path: &Path, line: &str) -> Result<()> {
-    let io = |source| Error::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let mut file = std::fs::OpenOptions::new()
-        .append(true)
-        .open(path)
-        .map_err(io)?;
-    file.write_all(format!("{line}\n").as_bytes()).map_err(io)?;
-    file.sync_data().map_err(io)
 }

@@ -8,9 +8,10 @@
 //! (`scripts/fetch_models.sh`).
 
 use indievalue_catalog::{Catalog, Granularity, meta_dir_from_env};
-use indievalue_llm::{LoadOptions, ModelSource, load_model, model_cache_dir};
+use indievalue_llm::{LoadOptions, ModelSource, load_model};
 use indievalue_probe::{ScoreTarget, ScoringPredictor};
 use indievalue_sampling::{ConsistencySpec, ProbeSetup, SettlingStatement, consistency_tasks};
+use indievalue_testdata::model_cache_dir;
 
 #[test]
 fn smollm2_statement_scoring_is_well_above_chance_on_the_consistency_set() {

@@ -1,11 +1,13 @@
 //! A probing run interrupted (after some tasks, and in the middle of writing one) and rerun
 //! gives the same predictions file as one uninterrupted run; generative runs record attempts.
 
-use indievalue_catalog::{Catalog, Granularity, mini_catalog_dir};
-use indievalue_llm::{LoadOptions, LoadedModel, ModelSource, load_model, model_cache_dir};
+use indievalue_catalog::{Catalog, Granularity};
+use indievalue_llm::{LoadOptions, LoadedModel, ModelSource, load_model};
 use indievalue_metrics::PredictionsFile;
 use indievalue_probe::{GeneratedTask, GenerationSettings, ProbeMode, ProbeRun, ScoreTarget};
 use indievalue_sampling::{DemoMode, Demonstration, Probe, ProbeTask};
+use indievalue_testdata::mini_catalog_dir;
+use indievalue_testdata::model_cache_dir;
 use std::io::Write;
 use std::sync::OnceLock;
 

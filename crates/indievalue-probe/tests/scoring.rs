@@ -1,10 +1,12 @@
 //! The scoring predictor on SmolLM2-135M-Instruct (fetched by `scripts/fetch_models.sh`): the
 //! shared-prefix path equals scoring every question from a fresh cache.
 
-use indievalue_catalog::{Catalog, Granularity, mini_catalog_dir};
-use indievalue_llm::{LoadOptions, ModelSource, load_model, model_cache_dir};
+use indievalue_catalog::{Catalog, Granularity};
+use indievalue_llm::{LoadOptions, ModelSource, load_model};
 use indievalue_probe::{ScoreTarget, ScoringPredictor};
 use indievalue_sampling::{DemoMode, Demonstration, Probe, ProbeTask};
+use indievalue_testdata::mini_catalog_dir;
+use indievalue_testdata::model_cache_dir;
 
 fn task(catalog: &Catalog, probe_granularity: Granularity) -> ProbeTask {
     let questions = catalog.questions();

@@ -20,6 +20,22 @@ pub enum SettlingStatement {
     RefinedForPolar,
 }
 
+impl std::str::FromStr for SettlingStatement {
+    type Err = String;
+
+    /// `same-polar`, `same-refined` or `refined-for-polar`.
+    fn from_str(s: &str) -> Result<SettlingStatement, String> {
+        match s {
+            "same-polar" => Ok(SettlingStatement::Same(Granularity::Polar)),
+            "same-refined" => Ok(SettlingStatement::Same(Granularity::Refined)),
+            "refined-for-polar" => Ok(SettlingStatement::RefinedForPolar),
+            other => Err(format!(
+                "{other:?}: expected same-polar, same-refined or refined-for-polar"
+            )),
+        }
+    }
+}
+
 impl SettlingStatement {
     /// The granularity of the probes.
     pub fn probe_granularity(self) -> Granularity {
@@ -54,7 +70,8 @@ pub struct ConsistencySpec {
 /// `fillers` random statements of questions outside the setup; demonstrations shuffled.
 ///
 /// ```
-/// use indievalue_catalog::{Catalog, Granularity, mini_catalog_dir};
+/// use indievalue_catalog::{Catalog, Granularity};
+/// use indievalue_testdata::mini_catalog_dir;
 /// use indievalue_sampling::{ConsistencySpec, ProbeSetup, SettlingStatement, consistency_tasks};
 /// let catalog = Catalog::load(mini_catalog_dir())?;
 /// let setups = ProbeSetup::paper(&catalog);
@@ -156,7 +173,7 @@ pub fn consistency_tasks(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use indievalue_catalog::mini_catalog_dir;
+    use indievalue_testdata::mini_catalog_dir;
 
     #[test]
     fn seeded_settled_and_shuffled() {

@@ -52,6 +52,15 @@ impl DemoMode {
     }
 }
 
+impl std::str::FromStr for DemoMode {
+    type Err = Error;
+
+    /// As [`DemoMode::parse`].
+    fn from_str(s: &str) -> Result<DemoMode> {
+        DemoMode::parse(s)
+    }
+}
+
 impl fmt::Display for DemoMode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -78,7 +87,8 @@ pub struct DemoSpec {
 /// A sample of a person's valid answers, without replacement, in sampled order.
 ///
 /// ```
-/// # use indievalue_catalog::{Catalog, Granularity, Respondents, mini_catalog_dir};
+/// # use indievalue_catalog::{Catalog, Granularity, Respondents};
+/// # use indievalue_testdata::mini_catalog_dir;
 /// # let catalog = Catalog::load(mini_catalog_dir()).unwrap();
 /// # let q = catalog.questions().len();
 /// # let people = Respondents::from_raw(&catalog, vec![1], vec![vec![1]; q],

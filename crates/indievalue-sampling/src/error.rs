@@ -24,14 +24,6 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
-    /// A task file was written for another catalog or in another format.
-    #[error("{path}: {message}")]
-    Incompatible {
-        /// The file.
-        path: PathBuf,
-        /// What does not match.
-        message: String,
-    },
     /// A question id or person id is unknown.
     #[error("unknown {what}: {id}")]
     Unknown {
@@ -43,7 +35,10 @@ pub enum Error {
     /// The data cannot satisfy a request (too few people who answered a question, ...).
     #[error("{0}")]
     Infeasible(String),
-    /// The catalog rejected something.
+    /// Writing or reading a file failed.
+    #[error(transparent)]
+    Files(#[from] indievalue_files::Error),
+    /// The catalog rejected something (a file written for another catalog, say).
     #[error(transparent)]
     Catalog(#[from] indievalue_catalog::Error),
 }

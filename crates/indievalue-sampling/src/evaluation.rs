@@ -62,7 +62,7 @@ impl EvalCriteria {
     /// The paper's criteria with `min_valid_answers` scaled to the catalog's size (239 of 253).
     ///
     /// ```
-    /// let catalog = indievalue_catalog::Catalog::load(indievalue_catalog::mini_catalog_dir()).unwrap();
+    /// let catalog = indievalue_catalog::Catalog::load(indievalue_testdata::mini_catalog_dir()).unwrap();
     /// assert_eq!(indievalue_sampling::EvalCriteria::scaled(&catalog).min_valid_answers, 61);
     /// ```
     pub fn scaled(catalog: &Catalog) -> EvalCriteria {
@@ -93,15 +93,10 @@ pub struct EvaluationSet {
 impl EvaluationSet {
     /// The evaluation set given by a list of ids (e.g. read with [`read_id_file`]).
     pub fn from_ids(catalog: &Catalog, people: &Respondents, ids: &[i64]) -> Result<EvaluationSet> {
-        let index: HashMap<i64, usize> = people
-            .ids()
-            .iter()
-            .enumerate()
-            .map(|(r, &id)| (id, r))
-            .collect();
+        let index = people.row_lookup();
         let mut rows = Vec::with_capacity(ids.len());
-        for id in ids {
-            let row = *index.get(id).ok_or_else(|| Error::Unknown {
+        for &id in ids {
+            let row = index.row(id).ok_or_else(|| Error::Unknown {
                 what: "person",
                 id: id.to_string(),
             })?;
@@ -282,19 +277,18 @@ pub fn select_evaluation_set(
     ))
 }
 
+/// File name of the evaluation set's ids in a task directory.
+pub const EVAL_IDS_FILE: &str = "eval_ids.txt";
+
 /// Writes ids one per line (atomically).
 pub fn write_id_file(path: impl AsRef<Path>, ids: &[i64]) -> Result<()> {
     let path = path.as_ref();
-    indievalue_catalog::storage::write_atomic_with(path, |out| {
+    Ok(indievalue_files::write_atomic_with(path, |out| {
         for id in ids {
             writeln!(out, "{id}")?;
         }
         Ok(())
-    })
-    .map_err(|source| Error::Io {
-        path: path.to_owned(),
-        source,
-    })
+    })?)
 }
 
 /// Reads ids, one per line (blank lines and `#` comments ignored).

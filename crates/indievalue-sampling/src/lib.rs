@@ -9,8 +9,9 @@
 //! JSON Lines task files ([`TaskFile`]).
 //!
 //! ```
-//! use indievalue_catalog::{Catalog, Granularity, mini_catalog_dir};
-//! use indievalue_sampling::{AnswerMatrix, DemoMode, DemoSpec, ProbeSetup, build_probe_tasks};
+//! use indievalue_catalog::{Catalog, Granularity};
+//! use indievalue_testdata::mini_catalog_dir;
+//! use indievalue_sampling::{AnswerMatrix, DemoMode, DemoSpec, ProbeSetup, TaskSpec, build_probe_tasks};
 //! let catalog = Catalog::load(mini_catalog_dir())?;
 //! let setups = ProbeSetup::paper(&catalog);
 //! assert_eq!(setups[0].questions().len(), 39);
@@ -19,7 +20,8 @@
 //! #     .respondents(&catalog).unwrap();
 //! let answers = AnswerMatrix::new(&respondents);
 //! let spec = DemoSpec { mode: DemoMode::Fixed(20), granularity: Granularity::Polar, demographics: false };
-//! let tasks = build_probe_tasks(&catalog, &respondents, &answers, &setups, &[0, 1], &spec, Granularity::Polar, 7);
+//! let task_spec = TaskSpec { setups: &setups, demos: spec, probe_granularity: Granularity::Polar, seed: 7 };
+//! let tasks = build_probe_tasks(&catalog, &respondents, &answers, &[0, 1], &task_spec);
 //! assert_eq!(tasks.len(), 6);
 //! # Ok::<(), indievalue_catalog::Error>(())
 //! ```
@@ -39,13 +41,13 @@ pub use consistency::{ConsistencySpec, SettlingStatement, consistency_tasks};
 pub use demos::{DemoMode, DemoSpec, Demonstrations};
 pub use error::{Error, Result};
 pub use evaluation::{
-    EvalCriteria, EvaluationSet, read_id_file, select_evaluation_set, write_id_file,
+    EVAL_IDS_FILE, EvalCriteria, EvaluationSet, read_id_file, select_evaluation_set, write_id_file,
 };
 pub use matrix::AnswerMatrix;
 pub use setup::ProbeSetup;
 pub use task::{
-    DemographicStatement, Demonstration, Probe, ProbeTask, TASK_FORMAT, TaskFile, TaskFileHeader,
-    build_probe_tasks, retarget_tasks,
+    DemographicStatement, Demonstration, PROBE_TASKS_FILE, Probe, ProbeTask, TASK_FORMAT, TaskFile,
+    TaskFileHeader, TaskSpec, WRITTEN_BY, build_probe_tasks, retarget_tasks,
 };
 pub use training::{
     DemographicsMode, TRAINING_FORMAT, TrainingExample, TrainingRecipe, TrainingRecord,

@@ -6,7 +6,8 @@ use indievalue_catalog::{Granularity, NO_ANSWER, Respondents};
 /// granularities. [`Respondents`] is column-major; sampling walks people, so it wants rows.
 ///
 /// ```
-/// # use indievalue_catalog::{Catalog, Granularity, Respondents, mini_catalog_dir};
+/// # use indievalue_catalog::{Catalog, Granularity, Respondents};
+/// # use indievalue_testdata::mini_catalog_dir;
 /// # let catalog = Catalog::load(mini_catalog_dir()).unwrap();
 /// # let q = catalog.questions().len();
 /// let people = Respondents::from_raw(&catalog, vec![1, 2], vec![vec![1, -1]; q],

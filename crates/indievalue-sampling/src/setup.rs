@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 /// `3p+2` modulo the category's size.
 ///
 /// ```
-/// let catalog = indievalue_catalog::Catalog::load(indievalue_catalog::mini_catalog_dir()).unwrap();
+/// let catalog = indievalue_catalog::Catalog::load(indievalue_testdata::mini_catalog_dir()).unwrap();
 /// let setups = indievalue_sampling::ProbeSetup::paper(&catalog);
 /// assert_eq!(setups.len(), 3);
 /// // In a 5-question category, setup 1 takes positions 3, 4 and 0.
@@ -54,7 +54,7 @@ impl ProbeSetup {
     /// A custom setup from question ids.
     ///
     /// ```
-    /// let catalog = indievalue_catalog::Catalog::load(indievalue_catalog::mini_catalog_dir()).unwrap();
+    /// let catalog = indievalue_catalog::Catalog::load(indievalue_testdata::mini_catalog_dir()).unwrap();
     /// let s = indievalue_sampling::ProbeSetup::custom(&catalog, 0, &["V2", "V9"]).unwrap();
     /// assert_eq!(s.questions(), &[1, 8]);
     /// assert!(indievalue_sampling::ProbeSetup::custom(&catalog, 0, &["nope"]).is_err());

@@ -2,11 +2,12 @@
 
 use crate::{AnswerMatrix, DemoMode, DemoSpec, Demonstrations, Error, ProbeSetup, Result};
 use indievalue_catalog::rng::{Rng, label};
-use indievalue_catalog::{Catalog, Granularity, Respondents};
+use indievalue_catalog::{
+    Catalog, FileHeader, Granularity, Respondents, read_catalog_file, write_catalog_file,
+};
 use rayon::prelude::*;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use std::io::{BufRead, Write};
 use std::path::Path;
 
 /// Format tag of probe task files.
@@ -101,19 +102,35 @@ pub(crate) fn demographic_statements(
         .collect()
 }
 
+/// What [`build_probe_tasks`] builds: which setups, what the demonstrations are, the probes'
+/// form, and the seed.
+#[derive(Debug, Clone, Copy)]
+pub struct TaskSpec<'a> {
+    /// The probe setups (one task per person and setup).
+    pub setups: &'a [ProbeSetup],
+    /// The demonstrations.
+    pub demos: DemoSpec,
+    /// Statement form of the probes.
+    pub probe_granularity: Granularity,
+    /// Seed of the demonstrations' streams.
+    pub seed: u64,
+}
+
 /// Builds the probe tasks of `rows` for every setup, setup by setup, rows in the given order.
 /// The demonstrations of (seed, person, setup) come from their own random stream.
-#[allow(clippy::too_many_arguments)]
 pub fn build_probe_tasks(
     catalog: &Catalog,
     people: &Respondents,
     answers: &AnswerMatrix,
-    setups: &[ProbeSetup],
     rows: &[usize],
-    spec: &DemoSpec,
-    probe_granularity: Granularity,
-    seed: u64,
+    task_spec: &TaskSpec<'_>,
 ) -> Vec<ProbeTask> {
+    let TaskSpec {
+        setups,
+        demos: ref spec,
+        probe_granularity,
+        seed,
+    } = *task_spec;
     let nq = catalog.questions().len();
     let mut tasks = Vec::with_capacity(setups.len() * rows.len());
     for setup in setups {
@@ -179,63 +196,25 @@ pub fn build_probe_tasks(
     tasks
 }
 
-/// Writes a header line and one JSON line per item, atomically.
-pub(crate) fn write_json_lines<T: Serialize>(
-    path: &Path,
-    header: &TaskFileHeader,
-    items: impl Iterator<Item = T>,
-) -> Result<()> {
-    indievalue_catalog::storage::write_atomic_with(path, |out| {
-        serde_json::to_writer(&mut *out, header)?;
-        out.write_all(b"\n")?;
-        for item in items {
-            serde_json::to_writer(&mut *out, &item)?;
-            out.write_all(b"\n")?;
-        }
-        Ok(())
-    })
-    .map_err(|source| Error::Io {
-        path: path.to_owned(),
-        source,
-    })
-}
+/// The first line of every task file: the catalog's [`FileHeader`] (format, catalog hash, seed,
+/// writer, parameters).
+pub type TaskFileHeader = FileHeader;
 
-/// The first line of every task file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TaskFileHeader {
-    /// [`TASK_FORMAT`] or [`crate::TRAINING_FORMAT`].
-    pub format: String,
-    /// Content hash of the catalog the tasks refer to.
-    pub catalog_hash: String,
-    /// The seed.
-    pub seed: u64,
-    /// Crate and version that wrote the file.
-    pub written_by: String,
-    /// Everything else that determined the file (setups, criteria, recipe, inputs).
-    pub params: serde_json::Value,
-}
+/// File name of the probe tasks in a task directory (written by `sample_tasks`).
+pub const PROBE_TASKS_FILE: &str = "probe_tasks.jsonl";
 
-impl TaskFileHeader {
-    /// A header for `format`, written by this crate's version.
-    pub fn new(format: &str, catalog: &Catalog, seed: u64, params: serde_json::Value) -> Self {
-        TaskFileHeader {
-            format: format.to_owned(),
-            catalog_hash: catalog.content_hash().to_owned(),
-            seed,
-            written_by: format!("indievalue-sampling {}", env!("CARGO_PKG_VERSION")),
-            params,
-        }
-    }
-}
+/// `written_by` of the task and training files (`"indievalue-sampling VERSION"`): the crate that
+/// made their content.
+pub const WRITTEN_BY: &str = indievalue_files::written_by!();
 
 /// Reading and writing task files: JSON Lines, a [`TaskFileHeader`] line, then one item a line.
 ///
 /// ```
 /// use indievalue_sampling::{TaskFile, TaskFileHeader, TASK_FORMAT, ProbeTask};
-/// let catalog = indievalue_catalog::Catalog::load(indievalue_catalog::mini_catalog_dir()).unwrap();
+/// let catalog = indievalue_catalog::Catalog::load(indievalue_testdata::mini_catalog_dir()).unwrap();
 /// let dir = tempfile::tempdir().unwrap();
 /// let path = dir.path().join("tasks.jsonl");
-/// let header = TaskFileHeader::new(TASK_FORMAT, &catalog, 1, serde_json::json!({}));
+/// let header = TaskFileHeader::new(TASK_FORMAT, &catalog, 1, "doc", serde_json::json!({}));
 /// TaskFile::write(&path, &header, &Vec::<ProbeTask>::new()).unwrap();
 /// let (back, tasks): (_, Vec<ProbeTask>) = TaskFile::read(&path, &catalog, TASK_FORMAT).unwrap();
 /// assert_eq!(back, header);
@@ -244,13 +223,13 @@ impl TaskFileHeader {
 pub struct TaskFile;
 
 impl TaskFile {
-    /// Writes a header and items, to a temporary sibling renamed when complete.
+    /// Writes a header and items, atomically.
     pub fn write<T: Serialize>(
         path: impl AsRef<Path>,
         header: &TaskFileHeader,
         items: &[T],
     ) -> Result<()> {
-        write_json_lines(path.as_ref(), header, items.iter())
+        Ok(write_catalog_file(path, header, items)?)
     }
 
     /// Reads a file of the expected `format`, refusing one written for another catalog.
@@ -259,54 +238,7 @@ impl TaskFile {
         catalog: &Catalog,
         format: &str,
     ) -> Result<(TaskFileHeader, Vec<T>)> {
-        let path = path.as_ref();
-        let file = std::fs::File::open(path).map_err(|source| Error::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-        let mut lines = std::io::BufReader::new(file).lines();
-        let parse_err = |line: usize, message: String| Error::Parse {
-            path: path.to_owned(),
-            line,
-            message,
-        };
-        let first = lines
-            .next()
-            .ok_or_else(|| parse_err(1, "empty file: no header line".into()))?
-            .map_err(|source| Error::Io {
-                path: path.to_owned(),
-                source,
-            })?;
-        let header: TaskFileHeader =
-            serde_json::from_str(&first).map_err(|e| parse_err(1, format!("header: {e}")))?;
-        if header.format != format {
-            return Err(Error::Incompatible {
-                path: path.to_owned(),
-                message: format!("format {:?}, expected {format:?}", header.format),
-            });
-        }
-        if header.catalog_hash != catalog.content_hash() {
-            return Err(Error::Incompatible {
-                path: path.to_owned(),
-                message: format!(
-                    "written for catalog {}, not {}",
-                    header.catalog_hash,
-                    catalog.content_hash()
-                ),
-            });
-        }
-        let mut items = Vec::new();
-        for (i, line) in lines.enumerate() {
-            let line = line.map_err(|source| Error::Io {
-                path: path.to_owned(),
-                source,
-            })?;
-            if line.trim().is_empty() {
-                continue;
-            }
-            items.push(serde_json::from_str(&line).map_err(|e| parse_err(i + 2, e.to_string()))?);
-        }
-        Ok((header, items))
+        Ok(read_catalog_file(path, catalog, format)?)
     }
 }
 
@@ -315,7 +247,8 @@ impl TaskFile {
 /// unknown are an error.
 ///
 /// ```
-/// # use indievalue_catalog::{Catalog, Granularity, Respondents, mini_catalog_dir};
+/// # use indievalue_catalog::{Catalog, Granularity, Respondents};
+/// # use indievalue_testdata::mini_catalog_dir;
 /// # use indievalue_sampling::*;
 /// # let catalog = Catalog::load(mini_catalog_dir()).unwrap();
 /// # let q = catalog.questions().len();
@@ -324,7 +257,8 @@ impl TaskFile {
 /// # let answers = AnswerMatrix::new(&people);
 /// # let setups = ProbeSetup::paper(&catalog);
 /// # let spec = DemoSpec { mode: DemoMode::Fixed(5), granularity: Granularity::Polar, demographics: false };
-/// let polar = build_probe_tasks(&catalog, &people, &answers, &setups, &[0], &spec, Granularity::Polar, 1);
+/// let task_spec = TaskSpec { setups: &setups, demos: spec, probe_granularity: Granularity::Polar, seed: 1 };
+/// let polar = build_probe_tasks(&catalog, &people, &answers, &[0], &task_spec);
 /// let refined = retarget_tasks(&catalog, &people, &answers, &polar, Granularity::Refined).unwrap();
 /// assert_eq!(refined[0].probes[0].question, polar[0].probes[0].question);
 /// assert_eq!(refined[0].probe_granularity, Granularity::Refined);
@@ -336,12 +270,7 @@ pub fn retarget_tasks(
     tasks: &[ProbeTask],
     granularity: Granularity,
 ) -> Result<Vec<ProbeTask>> {
-    let rows: std::collections::HashMap<i64, usize> = people
-        .ids()
-        .iter()
-        .enumerate()
-        .map(|(r, &id)| (id, r))
-        .collect();
+    let rows = people.row_lookup();
     let index = |id: &str| {
         catalog.question_index(id).ok_or_else(|| Error::Unknown {
             what: "question",
@@ -351,7 +280,7 @@ pub fn retarget_tasks(
     tasks
         .iter()
         .map(|t| {
-            let row = *rows.get(&t.person).ok_or_else(|| Error::Unknown {
+            let row = rows.row(t.person).ok_or_else(|| Error::Unknown {
                 what: "person",
                 id: t.person.to_string(),
             })?;

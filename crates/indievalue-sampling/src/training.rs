@@ -26,6 +26,20 @@ pub enum DemographicsMode {
     Only,
 }
 
+impl std::str::FromStr for DemographicsMode {
+    type Err = String;
+
+    /// `none`, `prepend` or `only`.
+    fn from_str(s: &str) -> Result<DemographicsMode, String> {
+        match s {
+            "none" => Ok(DemographicsMode::None),
+            "prepend" => Ok(DemographicsMode::Prepend),
+            "only" => Ok(DemographicsMode::Only),
+            other => Err(format!("{other:?}: expected none, prepend or only")),
+        }
+    }
+}
+
 /// How a training set is drawn: for every question, `n_per_question` distinct training people who
 /// answered it, split evenly across `combinations` of probe granularity and demonstration mode
 /// (when `n_per_question` is not a multiple, the first combinations get one more).
@@ -268,8 +282,9 @@ pub fn write_training_set(
     recipe: &TrainingRecipe,
     examples: &[TrainingExample],
 ) -> Result<()> {
-    let records = examples
+    let records: Vec<TrainingRecord> = examples
         .iter()
-        .map(|e| e.record(catalog, people, recipe.demographics));
-    crate::task::write_json_lines(path.as_ref(), header, records)
+        .map(|e| e.record(catalog, people, recipe.demographics))
+        .collect();
+    crate::TaskFile::write(path, header, &records)
 }

@@ -1,13 +1,14 @@
 //! The sampling protocol: Table 13, the evaluation-set rules, demonstrations, training sets and
 //! byte-for-byte reproducible task files.
 
-use indievalue_catalog::{Catalog, Granularity, Respondents, meta_dir_from_env, mini_catalog_dir};
+use indievalue_catalog::{Catalog, Granularity, Respondents, meta_dir_from_env};
 use indievalue_sampling::{
     AnswerMatrix, DemoMode, DemoSpec, EvalCriteria, ProbeSetup, ProbeTask, TASK_FORMAT,
-    TRAINING_FORMAT, TaskFile, TaskFileHeader, TrainingRecipe, build_probe_tasks,
+    TRAINING_FORMAT, TaskFile, TaskFileHeader, TaskSpec, TrainingRecipe, build_probe_tasks,
     build_training_set, select_evaluation_set, write_id_file, write_training_set,
 };
 use indievalue_synth::{SynthConfig, SyntheticModel};
+use indievalue_testdata::mini_catalog_dir;
 use std::collections::{BTreeMap, HashSet};
 
 fn synthetic(catalog: &Catalog, people: usize, seed: u64) -> Respondents {
@@ -138,11 +139,13 @@ fn demonstrations_avoid_probes_and_depend_only_on_seed_person_and_setup() {
         &catalog,
         &people,
         &answers,
-        &setups,
         &rows,
-        &spec,
-        Granularity::Polar,
-        4,
+        &TaskSpec {
+            setups: &setups,
+            demos: spec,
+            probe_granularity: Granularity::Polar,
+            seed: 4,
+        },
     );
     assert_eq!(tasks.len(), 600);
     for task in &tasks {
@@ -185,11 +188,13 @@ fn demonstrations_avoid_probes_and_depend_only_on_seed_person_and_setup() {
         &catalog,
         &people,
         &answers,
-        &setups,
         &[7],
-        &spec,
-        Granularity::Polar,
-        4,
+        &TaskSpec {
+            setups: &setups,
+            demos: spec,
+            probe_granularity: Granularity::Polar,
+            seed: 4,
+        },
     );
     let within: Vec<&ProbeTask> = tasks
         .iter()
@@ -215,13 +220,16 @@ fn task_files_are_byte_for_byte_reproducible() {
             &catalog,
             &people,
             &answers,
-            &setups,
             &rows,
-            &spec,
-            Granularity::Polar,
-            seed,
+            &TaskSpec {
+                setups: &setups,
+                demos: spec,
+                probe_granularity: Granularity::Polar,
+                seed,
+            },
         );
-        let header = TaskFileHeader::new(TASK_FORMAT, &catalog, seed, serde_json::json!({}));
+        let header =
+            TaskFileHeader::new(TASK_FORMAT, &catalog, seed, "test", serde_json::json!({}));
         TaskFile::write(dir.join("tasks.jsonl"), &header, &tasks).unwrap();
         let ids: Vec<i64> = rows.iter().map(|&r| people.ids()[r]).collect();
         write_id_file(dir.join("eval_ids.txt"), &ids).unwrap();
@@ -241,7 +249,7 @@ fn task_files_are_byte_for_byte_reproducible() {
     // Reading a task file as the wrong kind, or with another catalog, is refused.
     let wrong_kind = TaskFile::read::<ProbeTask>(a.path().join("tasks.jsonl"), &catalog, "x/1");
     assert!(wrong_kind.is_err());
-    let tiny = Catalog::load(indievalue_catalog::fixtures_dir().join("tiny-meta")).unwrap();
+    let tiny = Catalog::load(indievalue_testdata::fixtures_dir().join("tiny-meta")).unwrap();
     let err =
         TaskFile::read::<ProbeTask>(a.path().join("tasks.jsonl"), &tiny, TASK_FORMAT).unwrap_err();
     assert!(err.to_string().contains("catalog"), "{err}");
@@ -284,7 +292,7 @@ fn training_sets_have_exactly_n_distinct_examples_per_question() {
     let again = build_training_set(&catalog, &people, &answers, &pool, &recipe, 8).unwrap();
     assert_eq!(again, examples);
     let dir = tempfile::tempdir().unwrap();
-    let header = TaskFileHeader::new(TRAINING_FORMAT, &catalog, 8, serde_json::json!({}));
+    let header = TaskFileHeader::new(TRAINING_FORMAT, &catalog, 8, "test", serde_json::json!({}));
     let path = dir.path().join("train.jsonl");
     write_training_set(&path, &header, &catalog, &people, &recipe, &examples).unwrap();
     let (_, records): (_, Vec<indievalue_sampling::TrainingRecord>) =

@@ -1,3 +1,5 @@
+//! # indievalue-rng
+//!
 //! A small, fully specified random number generator, so that the same seed gives the same numbers
 //! on every machine and with every version of third-party crates.
 //!
@@ -10,8 +12,8 @@
 ///
 /// ```
 /// let mut s = 0u64;
-/// let a = indievalue_catalog::rng::splitmix64(&mut s);
-/// let b = indievalue_catalog::rng::splitmix64(&mut s);
+/// let a = indievalue_rng::splitmix64(&mut s);
+/// let b = indievalue_rng::splitmix64(&mut s);
 /// assert_ne!(a, b);
 /// ```
 pub fn splitmix64(state: &mut u64) -> u64 {
@@ -26,7 +28,7 @@ pub fn splitmix64(state: &mut u64) -> u64 {
 /// [`Rng::derive`].
 ///
 /// ```
-/// use indievalue_catalog::rng::label;
+/// use indievalue_rng::label;
 /// assert_eq!(label("demonstrations"), label("demonstrations"));
 /// assert_ne!(label("a"), label("b"));
 /// ```
@@ -42,7 +44,7 @@ pub fn label(text: &str) -> u64 {
 /// xoshiro256** generator.
 ///
 /// ```
-/// use indievalue_catalog::rng::Rng;
+/// use indievalue_rng::Rng;
 /// let mut a = Rng::derive(42, &[7, 1]);
 /// let mut b = Rng::derive(42, &[7, 1]);
 /// assert_eq!(a.next_u64(), b.next_u64());
@@ -146,7 +148,7 @@ impl Rng {
     /// Fisher-Yates on a copy). Returns all items shuffled when `k >= items.len()`.
     ///
     /// ```
-    /// use indievalue_catalog::rng::Rng;
+    /// use indievalue_rng::Rng;
     /// let picked = Rng::new(1).sample(&[1, 2, 3, 4, 5], 3);
     /// assert_eq!(picked.len(), 3);
     /// let mut sorted = picked.clone();
