@@ -35,7 +35,7 @@ mod error;
 mod jsonl;
 
 pub use atomic::{
-    create_dir_all, read_json, temporary_path, write_atomic, write_atomic_try_with,
+    create_dir_all, read_json, read_to_string, temporary_path, write_atomic, write_atomic_try_with,
     write_atomic_with, write_json_atomic,
 };
 pub use error::{Error, Result};

@@ -47,14 +47,6 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
     /// Predictions are inconsistent (unknown question, gold out of range, no records, ...).
     #[error("predictions: {0}")]
     Invalid(String),

@@ -294,10 +294,7 @@ pub fn write_id_file(path: impl AsRef<Path>, ids: &[i64]) -> Result<()> {
 /// Reads ids, one per line (blank lines and `#` comments ignored).
 pub fn read_id_file(path: impl AsRef<Path>) -> Result<Vec<i64>> {
     let path = path.as_ref();
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-        path: path.to_owned(),
-        source,
-    })?;
+    let text = indievalue_files::read_to_string(path)?;
     let mut ids = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();

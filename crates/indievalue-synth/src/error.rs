@@ -1,30 +1,12 @@
 //! The generator's errors.
 
-use std::path::PathBuf;
-
 /// Errors of the synthetic survey generator.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// Writing a file failed.
+    /// Reading or writing a file failed (the survey, the model file).
     #[error(transparent)]
     Files(#[from] indievalue_files::Error),
-    /// A model file could not be parsed or written.
-    #[error("{path}: model file: {source}")]
-    Json {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: serde_json::Error,
-    },
     /// A probe task does not fit the data or the catalog (unknown person or question).
     #[error("task: {0}")]
     Task(String),

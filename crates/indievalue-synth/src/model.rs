@@ -212,8 +212,9 @@ impl SyntheticModel {
     /// Writes the model as JSON (atomically), so ceilings can be computed later.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
-        let json = serde_json::to_vec(self).map_err(|source| Error::Json {
+        let json = serde_json::to_vec(self).map_err(|source| indievalue_files::Error::Json {
             path: path.to_owned(),
+            line: None,
             source,
         })?;
         Ok(indievalue_files::write_atomic(path, &json)?)
@@ -222,15 +223,7 @@ impl SyntheticModel {
     /// Reads a model written by [`SyntheticModel::save`], checking that it fits `catalog`.
     pub fn load(catalog: &Catalog, path: impl AsRef<Path>) -> Result<SyntheticModel> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| Error::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-        let model: SyntheticModel =
-            serde_json::from_slice(&bytes).map_err(|source| Error::Json {
-                path: path.to_owned(),
-                source,
-            })?;
+        let model: SyntheticModel = indievalue_files::read_json(path)?;
         model.check_catalog(catalog)?;
         Ok(model)
     }
