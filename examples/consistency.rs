@@ -32,6 +32,8 @@ use std::time::Instant;
 struct Args {
     #[command(flatten)]
     model: common::ModelArgs,
+    #[command(flatten)]
+    adapter: common::AdapterArg,
     /// The statement metadata (default: INDIEVALUE_META_DIR).
     #[arg(long)]
     meta: Option<PathBuf>,
@@ -87,7 +89,7 @@ fn main() -> Result<()> {
         TaskFile::write(dir.join(PROBE_TASKS_FILE), &header, &tasks)?;
         eprintln!("wrote {} tasks to {}", tasks.len(), dir.display());
     }
-    let model = args.model.load()?;
+    let model = args.model.load(args.adapter.adapter.as_deref())?;
     let probes: usize = tasks.iter().map(|t| t.probes.len()).sum();
     let chance: f64 =
         tasks.iter().flat_map(|t| &t.probes).map(|p| 1.0 / f64::from(p.options)).sum::<f64>()

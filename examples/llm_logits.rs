@@ -23,6 +23,8 @@ use std::io::Write;
 struct Args {
     #[command(flatten)]
     model: common::ModelArgs,
+    #[command(flatten)]
+    adapter: common::AdapterArg,
     /// Comma-separated token ids.
     #[arg(long, conflicts_with = "text")]
     tokens: Option<String>,
@@ -37,7 +39,7 @@ struct Args {
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    let loaded = args.model.load()?;
+    let loaded = args.model.load(args.adapter.adapter.as_deref())?;
     let tokens: Vec<u32> = match (&args.tokens, &args.text) {
         (Some(list), _) => list
             .split(',')

@@ -24,6 +24,7 @@ use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use indievalue::catalog::{Catalog, FileHeader, Respondents, meta_dir};
 use indievalue::convert::RESPONDENTS_FILE;
+use indievalue::files::sha256_file;
 use indievalue::metrics::{AccuracyReport, Bootstrap, Dimension, InequityIndex, PredictionsFile};
 use indievalue::probe::{GenerationSettings, ProbeMode, ProbeRun, ScoreTarget};
 use indievalue::sampling::{PROBE_TASKS_FILE, ProbeTask, TASK_FORMAT, TaskFile};
@@ -44,6 +45,8 @@ enum ModeName {
 struct Args {
     #[command(flatten)]
     model: common::ModelArgs,
+    #[command(flatten)]
+    adapter: common::AdapterArg,
     /// The statement metadata (default: INDIEVALUE_META_DIR).
     #[arg(long)]
     meta: Option<PathBuf>,
@@ -99,7 +102,7 @@ fn main() -> Result<()> {
         }),
     };
     let started = Instant::now();
-    let model = args.model.load()?;
+    let model = args.model.load(args.adapter.adapter.as_deref())?;
     eprintln!(
         "model {} loaded in {:.1} s ({} layers, {} on {})",
         args.model.model,
@@ -117,6 +120,10 @@ fn main() -> Result<()> {
         "tasks_seed": task_header.seed,
         "tasks_params": task_header.params,
     });
+    let mut params = params;
+    if let Some(dir) = &args.adapter.adapter {
+        params["adapter"] = serde_json::json!({ "dir": dir, "sha256": sha256_file(&dir.join("adapter_model.safetensors"))? });
+    }
     let run = ProbeRun::new(&model, &catalog, mode, &args.out, args.seed, params);
     let total = args.limit.map_or(tasks.len(), |l| l.min(tasks.len()));
     let bar = ProgressBar::new(total as u64);

@@ -29,6 +29,7 @@ pub use indievalue_baselines as baselines;
 pub use indievalue_catalog as catalog;
 pub use indievalue_convert as convert;
 pub use indievalue_files as files;
+pub use indievalue_finetune as finetune;
 pub use indievalue_llm as llm;
 pub use indievalue_metrics as metrics;
 pub use indievalue_probe as probe;

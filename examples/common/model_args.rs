@@ -7,7 +7,7 @@ use indievalue::llm::{
 };
 
 /// Which model to load, where, and in what precision.
-#[derive(clap::Args, Debug, Clone)]
+#[derive(clap::Args, Debug, Clone, serde::Serialize)]
 pub struct ModelArgs {
     /// Model: a safetensors directory, a .gguf file, or a hub id owner/name[@revision].
     #[arg(long)]
@@ -15,20 +15,42 @@ pub struct ModelArgs {
     /// cpu, cuda or cuda:N (cuda needs the `cuda` feature).
     #[arg(long, default_value = "cpu")]
     pub device: String,
-    /// f32, bf16 or f16.
+    /// f32, bf16 or f16 (for training: compute; masters and moments stay f32).
     #[arg(long, default_value = "f32")]
     pub dtype: String,
 }
 
+/// `--adapter DIR`: a PEFT LoRA adapter merged into the model's weights when it loads.
+#[derive(clap::Args, Debug, Clone)]
+#[allow(dead_code)]
+pub struct AdapterArg {
+    /// A PEFT LoRA adapter directory (adapter_config.json, adapter_model.safetensors).
+    #[arg(long)]
+    pub adapter: Option<std::path::PathBuf>,
+}
+
 impl ModelArgs {
-    /// Loads the model with its tokenizer and chat template.
-    pub fn load(&self) -> anyhow::Result<LoadedModel> {
+    /// The source and load options (dtype, device) the flags name.
+    #[allow(dead_code)] // not every example that includes this module loads for training
+    pub fn options(&self) -> anyhow::Result<(ModelSource, LoadOptions)> {
         let options = LoadOptions {
             dtype: parse_dtype(&self.dtype)?,
             device: device_from_name(&self.device)?,
             ..LoadOptions::default()
         };
-        load_model(&ModelSource::parse(&self.model), &options)
-            .with_context(|| format!("loading {}", self.model))
+        Ok((ModelSource::parse(&self.model), options))
+    }
+
+    /// Loads the model with its tokenizer and chat template for inference, with the PEFT adapter
+    /// of `--adapter` merged into its weights when given.
+    #[allow(dead_code)]
+    pub fn load(&self, adapter: Option<&std::path::Path>) -> anyhow::Result<LoadedModel> {
+        let (source, options) = self.options()?;
+        let loaded = match adapter {
+            None => load_model(&source, &options),
+            Some(dir) => indievalue::finetune::load_with_adapter(&source, &options, dir)
+                .map_err(|e| indievalue::llm::Error::Input(e.to_string())),
+        };
+        loaded.with_context(|| format!("loading {}", self.model))
     }
 }

@@ -114,6 +114,15 @@ pub fn read_to_string(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).map_err(io(path))
 }
 
+/// The SHA-256 of a file's bytes, as lowercase hex (how inputs are recorded in manifests).
+pub fn sha256_file(path: &Path) -> Result<String> {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    let mut file = File::open(path).map_err(io(path))?;
+    std::io::copy(&mut file, &mut hasher).map_err(io(path))?;
+    Ok(format!("{:x}", hasher.finalize()))
+}
+
 /// Creates a directory and its parents, naming it in the error.
 pub fn create_dir_all(path: &Path) -> Result<()> {
     std::fs::create_dir_all(path).map_err(io(path))

@@ -44,15 +44,18 @@ pub use data::{
     Formatter, IGNORE_INDEX, LoadedExamples, SupervisedExample, conversation, prompt_completion,
     read_examples,
 };
-pub use lora::{ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, LoraAdapter, LoraConfig, peft_key};
+pub use lora::{
+    ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, LoraAdapter, LoraConfig, LoraOverrides,
+    load_with_adapter, peft_key, read_config,
+};
 pub use loss::summed_loss;
 pub use optim::{
     AdamWConfig, Param, adamw_step, clip_factor, decays, linear_schedule, warmup_steps,
 };
 pub use tensors::{read_safetensors, write_safetensors};
 pub use trainer::{
-    CHECKPOINT_MARKER, EvalLog, METRICS_FILE, MetricsLine, StepLog, TrainConfig, TrainOutcome,
-    Trainable, Trainer, newest_checkpoint,
+    CHECKPOINT_MARKER, EvalLog, LossCurve, METRICS_FILE, MetricsLine, StepLog, TrainConfig,
+    TrainOutcome, Trainable, Trainer, load_for_training, loss_curves, newest_checkpoint,
 };
 
 use std::path::PathBuf;

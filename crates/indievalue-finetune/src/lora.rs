@@ -229,50 +229,7 @@ impl LoraAdapter {
     /// f32 variables. Shapes and target modules must fit the model; a key with an adapter name
     /// (`.default`) or one that is not a LoRA factor is an error naming it.
     pub fn load(dir: &Path, model: &Llama) -> Result<LoraAdapter> {
-        let config_path = dir.join(ADAPTER_CONFIG_FILE);
-        let raw: PeftConfig = indievalue_files::read_json(&config_path)?;
-        let what = config_path.display().to_string();
-        let bad = |message: String| Error::Adapter {
-            what: what.clone(),
-            message,
-        };
-        if raw.peft_type != "LORA" {
-            return Err(bad(format!(
-                "peft_type {:?}, only LORA is supported",
-                raw.peft_type
-            )));
-        }
-        if raw.use_dora || raw.fan_in_fan_out || raw.bias != "none" {
-            return Err(bad(
-                "DoRA, fan_in_fan_out and LoRA biases are not supported".into(),
-            ));
-        }
-        let targets = match &raw.target_modules {
-            None => vec![Projection::Q, Projection::V],
-            Some(serde_json::Value::Array(list)) => {
-                let names: Vec<String> = list
-                    .iter()
-                    .map(|v| {
-                        v.as_str()
-                            .map(str::to_owned)
-                            .ok_or_else(|| bad("target_modules must be names".into()))
-                    })
-                    .collect::<Result<_>>()?;
-                LoraConfig::parse_targets(&names.join(",")).map_err(|e| bad(e.to_string()))?
-            }
-            Some(other) => {
-                return Err(bad(format!(
-                    "target_modules {other} is not a list of names"
-                )));
-            }
-        };
-        let config = LoraConfig {
-            r: raw.r,
-            alpha: raw.lora_alpha,
-            dropout: raw.lora_dropout,
-            targets,
-            use_rslora: raw.use_rslora,
-        };
+        let config = read_config(dir)?;
         let weights_path = dir.join(ADAPTER_WEIGHTS_FILE);
         let mut tensors = crate::tensors::read_safetensors(&weights_path, model.device())?;
         let mut weights = BTreeMap::new();
@@ -334,5 +291,172 @@ impl LoraAdapter {
             out.push((format!("model.layers.{layer}.{}.weight", p.path()), merged));
         }
         Ok(out)
+    }
+}
+
+/// Reads and checks an adapter's `adapter_config.json` (PEFT's defaults for absent keys;
+/// unknown keys accepted).
+pub fn read_config(dir: &Path) -> Result<LoraConfig> {
+    let config_path = dir.join(ADAPTER_CONFIG_FILE);
+    let raw: PeftConfig = indievalue_files::read_json(&config_path)?;
+    let what = config_path.display().to_string();
+    let bad = |message: String| Error::Adapter {
+        what: what.clone(),
+        message,
+    };
+    if raw.peft_type != "LORA" {
+        return Err(bad(format!(
+            "peft_type {:?}, only LORA is supported",
+            raw.peft_type
+        )));
+    }
+    if raw.use_dora || raw.fan_in_fan_out || raw.bias != "none" {
+        return Err(bad(
+            "DoRA, fan_in_fan_out and LoRA biases are not supported".into(),
+        ));
+    }
+    let targets = match &raw.target_modules {
+        None => vec![Projection::Q, Projection::V],
+        Some(serde_json::Value::Array(list)) => {
+            let names: Vec<String> = list
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| bad("target_modules must be names".into()))
+                })
+                .collect::<Result<_>>()?;
+            LoraConfig::parse_targets(&names.join(",")).map_err(|e| bad(e.to_string()))?
+        }
+        Some(other) => {
+            return Err(bad(format!(
+                "target_modules {other} is not a list of names"
+            )));
+        }
+    };
+    Ok(LoraConfig {
+        r: raw.r,
+        alpha: raw.lora_alpha,
+        dropout: raw.lora_dropout,
+        targets,
+        use_rslora: raw.use_rslora,
+    })
+}
+
+/// Loads a model for inference with a PEFT adapter merged into its weights (`W + scale · B A`,
+/// through the loading hook, so the model keeps its fast fused layout).
+pub fn load_with_adapter(
+    source: &indievalue_llm::ModelSource,
+    options: &indievalue_llm::LoadOptions,
+    dir: &Path,
+) -> Result<indievalue_llm::LoadedModel> {
+    let config = read_config(dir)?;
+    let weights_path = dir.join(ADAPTER_WEIGHTS_FILE);
+    let mut tensors = crate::tensors::read_safetensors(&weights_path, &options.device)?;
+    let what = weights_path.display().to_string();
+    let mut merged = 0usize;
+    let loaded = indievalue_llm::load_model_with(source, options, |name, w| {
+        let target = config.targets.iter().find_map(|&p| {
+            let rest = name.strip_prefix("model.layers.")?;
+            let (layer, tail) = rest.split_once('.')?;
+            (tail == format!("{}.weight", p.path())).then(|| (layer.parse::<usize>().ok(), p))
+        });
+        let Some((Some(layer), p)) = target else {
+            return Ok(indievalue_llm::HookedWeight::Tensor(w));
+        };
+        let fail = |message: String| indievalue_llm::Error::Input(format!("{what}: {message}"));
+        let (a, b) = (peft_key(layer, p, 'A'), peft_key(layer, p, 'B'));
+        let (Some(a), Some(b)) = (tensors.remove(&a), tensors.remove(&b)) else {
+            return Err(fail(format!("no lora_A/lora_B for {name}")));
+        };
+        let branch = LowRank {
+            a,
+            b,
+            scale: config.scale(),
+            dropout: 0.0,
+        };
+        let delta = branch.delta().map_err(|e| fail(e.to_string()))?;
+        let sum = w
+            .to_dtype(DType::F32)
+            .and_then(|w32| w32 + delta.to_dtype(DType::F32)?)
+            .and_then(|t| t.to_dtype(w.dtype()))
+            .map_err(|e| fail(format!("{name}: {e}")))?;
+        merged += 1;
+        Ok(indievalue_llm::HookedWeight::Tensor(sum))
+    })?;
+    if let Some(extra) = tensors.keys().next() {
+        return Err(Error::Adapter {
+            what,
+            message: format!("tensor {extra} does not belong to the configured LoRA modules"),
+        });
+    }
+    if merged == 0 {
+        return Err(Error::Adapter {
+            what,
+            message: "no weight of the model was adapted".into(),
+        });
+    }
+    Ok(loaded)
+}
+
+/// LoRA settings given on a command line: each `None` takes the default, or the starting
+/// adapter's value.
+#[derive(Debug, Clone, Default)]
+pub struct LoraOverrides {
+    /// Rank.
+    pub r: Option<usize>,
+    /// Alpha (default twice the rank).
+    pub alpha: Option<f64>,
+    /// Dropout (default 0).
+    pub dropout: Option<f64>,
+    /// Target modules (default all seven).
+    pub targets: Option<Vec<Projection>>,
+    /// rsLoRA.
+    pub use_rslora: bool,
+}
+
+impl LoraAdapter {
+    /// The adapter a run starts from: the one in `init` (taking its r, alpha, targets and
+    /// rsLoRA; an override that conflicts with them is an error), or a fresh one from the
+    /// overrides and defaults (r 16, alpha 2r, dropout 0, all seven modules).
+    pub fn start(
+        model: &Llama,
+        init: Option<&Path>,
+        o: &LoraOverrides,
+        seed: u64,
+    ) -> Result<LoraAdapter> {
+        let Some(dir) = init else {
+            let r = o.r.unwrap_or(16);
+            let config = LoraConfig {
+                r,
+                alpha: o.alpha.unwrap_or(2.0 * r as f64),
+                dropout: o.dropout.unwrap_or(0.0),
+                targets: o
+                    .targets
+                    .clone()
+                    .unwrap_or_else(|| Projection::ALL.to_vec()),
+                use_rslora: o.use_rslora,
+            };
+            return LoraAdapter::new(model, config, seed);
+        };
+        let mut adapter = LoraAdapter::load(dir, model)?;
+        let c = &adapter.config;
+        let conflict = o.r.is_some_and(|r| r != c.r)
+            || o.alpha.is_some_and(|a| a != c.alpha)
+            || o.targets.as_ref().is_some_and(|t| *t != c.targets)
+            || (o.use_rslora && !c.use_rslora);
+        if conflict {
+            return Err(Error::Adapter {
+                what: dir.display().to_string(),
+                message: format!(
+                    "the starting adapter sets r {}, alpha {}, its target modules and rsLoRA {}; a flag asks otherwise",
+                    c.r, c.alpha, c.use_rslora
+                ),
+            });
+        }
+        if let Some(p) = o.dropout {
+            adapter.config.dropout = p;
+        }
+        Ok(adapter)
     }
 }

@@ -454,6 +454,73 @@ impl<'a> Trainer<'a> {
     }
 }
 
+impl Trainable {
+    /// Writes the result into `out`: a LoRA adapter as PEFT's `save_pretrained` does, or every
+    /// weight as `model.safetensors` with Hugging Face names (plus `config.json` copied from
+    /// `config`, when given).
+    pub fn save(&self, out: &Path, base_model: &str, config: Option<&Path>) -> Result<()> {
+        match self {
+            Trainable::Lora(adapter) => adapter.save(out, base_model),
+            Trainable::Full(vars) => {
+                let tensors: Vec<(String, Tensor)> = vars
+                    .iter()
+                    .map(|(n, v)| (n.clone(), v.as_tensor().clone()))
+                    .collect();
+                crate::tensors::write_safetensors(
+                    &out.join("model.safetensors"),
+                    &tensors,
+                    Some("pt"),
+                )?;
+                if let Some(c) = config.filter(|c| c.exists()) {
+                    let text = indievalue_files::read_to_string(c)?;
+                    indievalue_files::write_atomic(&out.join("config.json"), text.as_bytes())?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A curve of `(step, loss)` points.
+pub type LossCurve = Vec<(f64, f64)>;
+
+/// The training and held-out loss curves of a run directory's `metrics.jsonl`.
+pub fn loss_curves(out: &Path) -> Result<(LossCurve, LossCurve)> {
+    let lines: Vec<MetricsLine> = JsonLines::new(out.join(METRICS_FILE)).read_records()?;
+    let (mut train, mut eval) = (Vec::new(), Vec::new());
+    for l in &lines {
+        match l {
+            MetricsLine::Step(s) => train.push((s.step as f64, s.loss)),
+            MetricsLine::Eval(e) => eval.push((e.step as f64, e.eval_loss)),
+        }
+    }
+    Ok((train, eval))
+}
+
+/// Loads a model for training: separate, differentiable weights; with `full`, every weight
+/// registered as a variable (returned by Hugging Face name), else all frozen tensors.
+pub fn load_for_training(
+    source: &indievalue_llm::ModelSource,
+    options: &indievalue_llm::LoadOptions,
+    full: bool,
+) -> Result<(indievalue_llm::LoadedModel, Vec<(String, Var)>)> {
+    let mut options = options.clone();
+    options.kernels = indievalue_llm::Kernels::Differentiable;
+    let mut vars = Vec::new();
+    let model = indievalue_llm::load_model_with(source, &options, |name, t| {
+        if !full {
+            return Ok(indievalue_llm::HookedWeight::Tensor(t));
+        }
+        let v = Var::from_tensor(&t).map_err(|source| indievalue_llm::Error::Candle {
+            context: name.to_owned(),
+            source,
+        })?;
+        vars.push((name.to_owned(), v.clone()));
+        Ok(indievalue_llm::HookedWeight::Var(v))
+    })?;
+    Ok((model, vars))
+}
+
 /// The newest checkpoint of a run directory that has its completion marker.
 pub fn newest_checkpoint(out: &Path) -> Result<Option<(u64, PathBuf)>> {
     let Ok(entries) = std::fs::read_dir(out) else {

@@ -195,13 +195,13 @@ fn bad_examples_are_typed_errors_naming_file_and_line() {
         ),
         (
             "none.jsonl",
-            format!("{{\"input_ids\": [1, 2], \"labels\": [-100, -100]}}"),
+            r#"{"input_ids": [1, 2], "labels": [-100, -100]}"#.to_string(),
             1,
             "no supervised token",
         ),
         (
             "lengths.jsonl",
-            format!("{{\"input_ids\": [1, 2], \"labels\": [-100]}}"),
+            r#"{"input_ids": [1, 2], "labels": [-100]}"#.to_string(),
             1,
             "labels",
         ),

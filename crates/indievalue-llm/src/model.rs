@@ -388,7 +388,9 @@ impl Llama {
     fn projection_mut(&mut self, layer: usize, projection: Projection) -> Result<&mut Linear> {
         let layers = self.blocks.len();
         let block = self.blocks.get_mut(layer).ok_or_else(|| {
-            Error::Input(format!("layer {layer} out of range (the model has {layers})"))
+            Error::Input(format!(
+                "layer {layer} out of range (the model has {layers})"
+            ))
         })?;
         match (&mut block.projections, projection) {
             (_, Projection::O) => Ok(&mut block.o),
@@ -676,7 +678,11 @@ impl Llama {
                 .contiguous()
         };
         let (q, k, v) = match &block.projections {
-            Projections::Separate { q, k, v, .. } => (q.forward(h, self.dropout.as_ref())?, k.forward(h, self.dropout.as_ref())?, v.forward(h, self.dropout.as_ref())?),
+            Projections::Separate { q, k, v, .. } => (
+                q.forward(h, self.dropout.as_ref())?,
+                k.forward(h, self.dropout.as_ref())?,
+                v.forward(h, self.dropout.as_ref())?,
+            ),
             Projections::Fused { qkv, .. } => {
                 let all = qkv.forward(h, None)?;
                 let (nq, nkv) = (c.num_attention_heads * d, c.num_key_value_heads * d);
@@ -729,7 +735,10 @@ impl Llama {
     fn mlp(&self, block: &Block, x: &Tensor) -> candle_core::Result<Tensor> {
         let h = self.norm(x, &block.mlp_norm)?;
         let (gate, up) = match &block.projections {
-            Projections::Separate { gate, up, .. } => (gate.forward(&h, self.dropout.as_ref())?, up.forward(&h, self.dropout.as_ref())?),
+            Projections::Separate { gate, up, .. } => (
+                gate.forward(&h, self.dropout.as_ref())?,
+                up.forward(&h, self.dropout.as_ref())?,
+            ),
             Projections::Fused { gate_up, .. } => {
                 let both = gate_up.forward(&h, None)?;
                 let f = self.config.intermediate_size;
@@ -773,7 +782,9 @@ impl Llama {
             let probs = self.masked_softmax(scores, mask, n)?;
             let out = probs.matmul(&v)?;
             *slot = Some((k, v));
-            let attn = block.o.forward(&self.merge_heads(&out, rows, n)?, self.dropout.as_ref())?;
+            let attn = block
+                .o
+                .forward(&self.merge_heads(&out, rows, n)?, self.dropout.as_ref())?;
             x = (x + attn)?;
             x = self.mlp(block, &x)?;
         }
@@ -836,7 +847,9 @@ impl Llama {
                 .contiguous()?;
             let from_own = probs.narrow(3, p, n)?.contiguous()?.matmul(&v)?;
             let out = (from_prefix + from_own)?;
-            let attn = block.o.forward(&self.merge_heads(&out, rows, n)?, self.dropout.as_ref())?;
+            let attn = block
+                .o
+                .forward(&self.merge_heads(&out, rows, n)?, self.dropout.as_ref())?;
             x = (x + attn)?;
             x = self.mlp(block, &x)?;
         }

@@ -228,23 +228,59 @@ pub fn top_k_sweep(
         (0.0, 100.0)
     };
     let kmax = ks.iter().copied().max().unwrap_or(1) as f64;
-    both!(stem.as_ref(), (900, 560), |root| line_chart(
+    let points: Vec<(String, Vec<(f64, f64)>)> = series
+        .iter()
+        .map(|(name, v)| {
+            (
+                name.clone(),
+                ks.iter().zip(v).map(|(&k, &y)| (k as f64, y)).collect(),
+            )
+        })
+        .collect();
+    let ranges = ((1.0, kmax.max(2.0)), (lo, hi));
+    let descs = || {
+        let legend = SeriesLabelPosition::LowerRight;
+        ("k (most similar training people)", "accuracy (%)", legend)
+    };
+    both!(stem.as_ref(), (900, 560), |root| xy_chart(
         root,
         title,
-        ks,
-        series,
-        (lo, hi),
-        kmax
+        &points,
+        ranges,
+        descs()
     ))
 }
 
-fn line_chart<DB: DrawingBackend>(
+/// Training curves: loss against optimizer step, one line per series (the training loss of
+/// every step, the held-out loss where it was measured). The y axis starts at 0.
+pub fn loss_curve(
+    stem: impl AsRef<Path>,
+    title: &str,
+    series: &[(String, Vec<(f64, f64)>)],
+) -> Result<Vec<PathBuf>> {
+    let all = || series.iter().flat_map(|(_, p)| p.iter().copied());
+    let xmax = all().map(|(x, _)| x).fold(1.0, f64::max);
+    let ymax = all()
+        .map(|(_, y)| y)
+        .filter(|y| y.is_finite())
+        .fold(0.0, f64::max);
+    let ranges = ((0.0, xmax), (0.0, (ymax * 1.05).max(1e-3)));
+    both!(stem.as_ref(), (900, 560), |root| xy_chart(
+        root,
+        title,
+        series,
+        ranges,
+        ("optimizer step", "loss", SeriesLabelPosition::UpperRight)
+    ))
+}
+
+/// Lines through `(x, y)` points, one per series, with a legend.
+fn xy_chart<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
     title: &str,
-    ks: &[usize],
-    series: &[(String, Vec<f64>)],
-    (lo, hi): (f64, f64),
-    kmax: f64,
+    series: &[(String, Vec<(f64, f64)>)],
+    (x_range, y_range): ((f64, f64), (f64, f64)),
+    (x_desc, y_desc, legend): (&str, &str, SeriesLabelPosition),
 ) -> std::result::Result<(), String> {
     let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
     root.fill(&WHITE).map_err(e)?;
@@ -253,19 +289,19 @@ fn line_chart<DB: DrawingBackend>(
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(50)
-        .build_cartesian_2d(1f64..kmax.max(2.0), lo..hi)
+        .build_cartesian_2d(x_range.0..x_range.1, y_range.0..y_range.1)
         .map_err(e)?;
     chart
         .configure_mesh()
-        .x_desc("k (most similar training people)")
-        .y_desc("accuracy (%)")
+        .x_desc(x_desc)
+        .y_desc(y_desc)
         .draw()
         .map_err(e)?;
-    for (s, (name, values)) in series.iter().enumerate() {
+    for (s, (name, points)) in series.iter().enumerate() {
         let color = PALETTE[s % PALETTE.len()];
         chart
             .draw_series(LineSeries::new(
-                ks.iter().zip(values).map(|(&k, &v)| (k as f64, v)),
+                points.iter().copied(),
                 color.stroke_width(2),
             ))
             .map_err(e)?
@@ -276,7 +312,7 @@ fn line_chart<DB: DrawingBackend>(
         .configure_series_labels()
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
-        .position(SeriesLabelPosition::LowerRight)
+        .position(legend)
         .draw()
         .map_err(e)?;
     root.present().map_err(e)
