@@ -71,6 +71,10 @@ fn expected(path: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(fixture(path)).unwrap()).unwrap()
 }
 
+fn config_for(hyper: &Value) -> TrainConfig {
+    config(hyper, 4, 4, 1)
+}
+
 fn config(hyper: &Value, steps: u64, batch: usize, accum: usize) -> TrainConfig {
     let mut c = TrainConfig {
         batch_size: batch,
@@ -252,5 +256,81 @@ fn full_fine_tuning_equals_pytorch() {
     for (name, var) in &vars {
         let d = max_diff(var.as_tensor(), &final_weights[name]);
         assert!(d < 1e-5, "{name}: {d}");
+    }
+}
+
+/// Our adapter in Python PEFT: a LoRA run from a fresh adapter (B zeros, A from our seeded
+/// kaiming-uniform) writes `fixtures/finetune/ours/`; `scripts/make_trainer_parity_fixture.py
+/// --ours fixtures/finetune/ours` loaded it with `PeftModel.from_pretrained` (checking that PEFT
+/// applied every tensor and that its logits move) and wrote `peft_logits.safetensors`. The test
+/// checks that our code still writes those exact bytes and that our logits are PEFT's.
+/// `INDIEVALUE_WRITE_FIXTURES=1` rewrites the adapter (then rerun the script).
+#[test]
+fn our_adapter_loads_in_peft_with_our_logits() {
+    let want = expected("lora/expected.json");
+    let mut model = frozen();
+    let config = indievalue_finetune::LoraConfig {
+        r: 4,
+        alpha: 8.0,
+        ..indievalue_finetune::LoraConfig::default()
+    };
+    let adapter = LoraAdapter::new(&model.model, config, 5).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config_for(&want["hyperparameters"]);
+    cfg.max_steps = Some(4);
+    let mut trainer =
+        Trainer::new(&mut model.model, Trainable::Lora(adapter), cfg, dir.path()).unwrap();
+    trainer
+        .train(&examples(), &[], false, &mut |_, _| {})
+        .unwrap();
+    let written = dir.path().join("ours");
+    trainer
+        .trainable()
+        .save(&written, "fixtures/llm/tiny-llama31", None)
+        .unwrap();
+    drop(trainer);
+    let committed = fixture("ours");
+    if std::env::var_os("INDIEVALUE_WRITE_FIXTURES").is_some() {
+        std::fs::create_dir_all(&committed).unwrap();
+        for f in ["adapter_config.json", "adapter_model.safetensors"] {
+            std::fs::copy(written.join(f), committed.join(f)).unwrap();
+        }
+    }
+    for f in ["adapter_config.json", "adapter_model.safetensors"] {
+        assert_eq!(
+            std::fs::read(written.join(f)).unwrap(),
+            std::fs::read(committed.join(f)).unwrap(),
+            "{f}: the committed adapter is what our code writes"
+        );
+    }
+    let peft = read_safetensors(&committed.join("peft_logits.safetensors"), &Device::Cpu).unwrap();
+    for (i, e) in examples().iter().enumerate() {
+        let ours = logits(&model, &e.input_ids);
+        let d = max_diff(&ours, &peft[&format!("peft_logits_{i}")]);
+        assert!(d < 1e-4, "example {i}: ours vs PEFT {d}");
+        let moved = max_diff(
+            &peft[&format!("peft_logits_{i}")],
+            &peft[&format!("base_logits_{i}")],
+        );
+        assert!(moved > 1e-3, "PEFT applied the adapter ({moved})");
+    }
+}
+
+#[test]
+fn an_adapter_merged_at_load_gives_peft_logits_with_fused_kernels() {
+    let references = read_safetensors(&fixture("lora/logits.safetensors"), &Device::Cpu).unwrap();
+    let model = indievalue_finetune::load_with_adapter(
+        &ModelSource::Directory(tiny_dir()),
+        &LoadOptions::default(),
+        &fixture("lora/init_adapter"),
+    )
+    .unwrap();
+    assert_eq!(model.model.kernels(), Kernels::Fused);
+    for (i, e) in examples().iter().enumerate() {
+        let d = max_diff(
+            &logits(&model, &e.input_ids),
+            &references[&format!("init_logits_{i}")],
+        );
+        assert!(d < 1e-4, "example {i}: {d}");
     }
 }
