@@ -3,7 +3,8 @@
 //! ```text
 //! cargo run --release --example build_training_set -- --data data/ --meta META \
 //!     --n-per-question 1600 --recipe p+r:mixed+200 --out train.jsonl \
-//!     [--eval-ids tasks/eval_ids.txt] [--continent Europe] [--demographics none|prepend|only]
+//!     [--eval-ids tasks/eval_ids.txt] [--continent Europe] [--demographics none|prepend|only] \
+//!     [--format records|messages|prompt-completion]
 //! ```
 //!
 //! Without `--eval-ids` the evaluation set is selected with the same seed and default criteria, so
@@ -13,6 +14,7 @@ use anyhow::Context;
 use clap::Parser;
 use indievalue::catalog::{Catalog, Continent, FileHeader, Respondents, meta_dir};
 use indievalue::convert::RESPONDENTS_FILE;
+use indievalue::probe::{ChatFormat, PromptBuilder, write_chat_training_set};
 use indievalue::sampling::{
     AnswerMatrix, DemographicsMode, EvalCriteria, EvaluationSet, ProbeSetup, TRAINING_FORMAT,
     TrainingRecipe, WRITTEN_BY, build_training_set, read_id_file, select_evaluation_set,
@@ -20,6 +22,17 @@ use indievalue::sampling::{
 };
 use std::path::PathBuf;
 use std::time::Instant;
+
+/// The file written.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum OutputFormat {
+    /// Training records with a header line.
+    Records,
+    /// `{"messages": [...], "question", "person", ...}` lines.
+    Messages,
+    /// `{"prompt": [...], "completion": [...], ...}` lines.
+    PromptCompletion,
+}
 
 /// Training-set builder.
 #[derive(Parser)]
@@ -51,6 +64,10 @@ struct Args {
     /// Demographic statements: none, prepend or only.
     #[arg(long, default_value = "none")]
     demographics: DemographicsMode,
+    /// records (our format, a header line), messages (C.1 conversations) or prompt-completion;
+    /// the chat formats have no header line: what made them goes to FILE.meta.json.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Records)]
+    format: OutputFormat,
     /// Seed.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -92,7 +109,28 @@ fn main() -> anyhow::Result<()> {
             "held_out": eval.ids.len(),
         }),
     );
-    write_training_set(&args.out, &header, &catalog, &people, &recipe, &examples)?;
+    match args.format {
+        OutputFormat::Records => {
+            write_training_set(&args.out, &header, &catalog, &people, &recipe, &examples)?
+        }
+        chat => {
+            let format = if chat == OutputFormat::Messages {
+                ChatFormat::Messages
+            } else {
+                ChatFormat::PromptCompletion
+            };
+            let records: Vec<_> =
+                examples.iter().map(|e| e.record(&catalog, &people, recipe.demographics)).collect();
+            let meta = serde_json::to_value(&header)?;
+            write_chat_training_set(
+                &args.out,
+                &PromptBuilder::new(&catalog),
+                &records,
+                format,
+                &meta,
+            )?;
+        }
+    }
     println!(
         "{} {}: {} examples from a pool of {} (built in {:.2} s) -> {}",
         recipe.name(),

@@ -85,6 +85,10 @@ enum Line {
         prompt: String,
         completion: String,
     },
+    ChatPromptCompletion {
+        prompt: Vec<RawMessage>,
+        completion: Vec<RawMessage>,
+    },
     Tokenized {
         input_ids: Vec<u32>,
         labels: Vec<i64>,
@@ -102,6 +106,8 @@ struct RawMessage {
 /// - `{"messages": [{"role": "system"|"user"|"assistant", "content": ...}, ...]}`: rendered with
 ///   the chat template; the loss is on the assistant turns only (their content and the
 ///   template's end-of-turn text); headers and every other turn are masked;
+/// - `{"prompt": [turns], "completion": [assistant turns]}` (TRL's conversational
+///   prompt-completion): as `messages`, the loss on the completion;
 /// - `{"prompt": ..., "completion": ...}`: the prompt's tokens then the completion's (then the
 ///   end-of-sequence token); the loss on the completion;
 /// - `{"input_ids": [...], "labels": [...]}`: pre-tokenized, labels aligned with the ids, `-100`
@@ -133,6 +139,20 @@ pub fn read_examples(
                 "not an example ({e}): expected messages, prompt/completion or input_ids/labels"
             ))
         })?;
+        // Conversational prompt-completion (TRL's): the completion's turns are the assistant's.
+        let parsed = match parsed {
+            Line::ChatPromptCompletion {
+                mut prompt,
+                completion,
+            } => {
+                if completion.iter().any(|m| m.role != "assistant") {
+                    return Err(at("completion turns must be the assistant's".into()));
+                }
+                prompt.extend(completion);
+                Line::Messages { messages: prompt }
+            }
+            other => other,
+        };
         let example = match parsed {
             Line::Tokenized { input_ids, labels } => {
                 if input_ids.len() != labels.len() {
@@ -147,6 +167,9 @@ pub fn read_examples(
             Line::PromptCompletion { prompt, completion } => {
                 let f = formatter.ok_or_else(|| at("text examples need a tokenizer".into()))?;
                 prompt_completion(f, &prompt, &completion).map_err(|e| at(e.to_string()))?
+            }
+            Line::ChatPromptCompletion { .. } => {
+                return Err(at("conversational prompt-completion not converted".into()));
             }
             Line::Messages { messages } => {
                 let f = formatter.ok_or_else(|| at("text examples need a tokenizer".into()))?;

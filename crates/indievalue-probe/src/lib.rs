@@ -56,16 +56,18 @@ mod parse;
 mod predict;
 mod prompt;
 mod run;
+mod training;
 
 pub use parse::{GroupFailure, ParsedAnswer, parse_answer};
 pub use predict::{
     Attempt, GeneratedTask, GenerationSettings, GenerativePredictor, ScoreTarget, ScoredTask,
-    ScoringPredictor,
+    ScoringPredictor, scored_texts,
 };
 pub use prompt::{
     PromptBuilder, display_statement, group_key, option_answer, option_key, option_label,
 };
 pub use run::{GENERATIONS_FILE, PREDICTIONS_FILE, ProbeMode, ProbeRun, RunOutcome, TaskDone};
+pub use training::{ChatFormat, meta_path, write_chat_training_set};
 
 /// Errors of probing.
 #[derive(Debug, thiserror::Error)]

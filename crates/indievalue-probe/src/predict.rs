@@ -133,57 +133,7 @@ impl<'a> ScoringPredictor<'a> {
 
     /// Per probe, the full text scored for every option (see [`ScoreTarget`]).
     fn texts(&self, task: &ProbeTask) -> Result<Vec<Vec<String>>> {
-        let known = self.prompts.known_statements(task)?;
-        if self.target == ScoreTarget::Statement {
-            const CUT: &str = "\u{1}";
-            let user = format!("{}{CUT}", PromptBuilder::statement_list_head(&known));
-            let chat = self
-                .model
-                .chat_template
-                .render(&[ChatMessage::user(user)], false)
-                .map_err(llm("rendering the chat template"))?;
-            // The statements are scored inside the user turn: cut the rendered chat where the
-            // user's text ends.
-            let Some((head, _)) = chat.split_once(CUT) else {
-                return Err(Error::Task(
-                    "the chat template does not keep the user's text verbatim".into(),
-                ));
-            };
-            return task
-                .probes
-                .iter()
-                .map(|probe| {
-                    Ok(self
-                        .prompts
-                        .probe_options(task, probe)?
-                        .iter()
-                        .map(|statement| format!("{head}{statement}"))
-                        .collect())
-                })
-                .collect();
-        }
-        task.probes
-            .iter()
-            .map(|probe| {
-                let user = self.prompts.question_prompt_with(&known, task, probe)?;
-                let chat = self
-                    .model
-                    .chat_template
-                    .render(&[ChatMessage::user(user)], true)
-                    .map_err(llm("rendering the chat template"))?;
-                let options = self.prompts.probe_options(task, probe)?;
-                Ok(options
-                    .iter()
-                    .enumerate()
-                    .map(|(i, statement)| match self.target {
-                        ScoreTarget::Label => format!("{chat}{}", option_label(i)),
-                        ScoreTarget::Answer | ScoreTarget::Statement => {
-                            format!("{chat}{}", option_answer(i, statement))
-                        }
-                    })
-                    .collect())
-            })
-            .collect()
+        scored_texts(&self.prompts, &self.model.chat_template, self.target, task)
     }
 
     /// Token ids of the shared prefix and every question's plan.
@@ -428,6 +378,62 @@ fn predictions(task: &ProbeTask, scores: &[Vec<f64>]) -> Vec<Prediction> {
                 probe.gold,
                 Some(probs),
             )
+        })
+        .collect()
+}
+
+/// Per probe of `task`, the full chat text scored for every option with `target` (see
+/// [`ScoreTarget`]): what [`ScoringPredictor`] runs through the model.
+pub fn scored_texts(
+    prompts: &PromptBuilder<'_>,
+    template: &indievalue_llm::ChatTemplate,
+    target: ScoreTarget,
+    task: &ProbeTask,
+) -> Result<Vec<Vec<String>>> {
+    let known = prompts.known_statements(task)?;
+    if target == ScoreTarget::Statement {
+        const CUT: &str = "\u{1}";
+        let user = format!("{}{CUT}", PromptBuilder::statement_list_head(&known));
+        let chat = template
+            .render(&[ChatMessage::user(user)], false)
+            .map_err(llm("rendering the chat template"))?;
+        // The statements are scored inside the user turn: cut the rendered chat where the
+        // user's text ends.
+        let Some((head, _)) = chat.split_once(CUT) else {
+            return Err(Error::Task(
+                "the chat template does not keep the user's text verbatim".into(),
+            ));
+        };
+        return task
+            .probes
+            .iter()
+            .map(|probe| {
+                Ok(prompts
+                    .probe_options(task, probe)?
+                    .iter()
+                    .map(|statement| format!("{head}{statement}"))
+                    .collect())
+            })
+            .collect();
+    }
+    task.probes
+        .iter()
+        .map(|probe| {
+            let user = prompts.question_prompt_with(&known, task, probe)?;
+            let chat = template
+                .render(&[ChatMessage::user(user)], true)
+                .map_err(llm("rendering the chat template"))?;
+            let options = prompts.probe_options(task, probe)?;
+            Ok(options
+                .iter()
+                .enumerate()
+                .map(|(i, statement)| match target {
+                    ScoreTarget::Label => format!("{chat}{}", option_label(i)),
+                    ScoreTarget::Answer | ScoreTarget::Statement => {
+                        format!("{chat}{}", option_answer(i, statement))
+                    }
+                })
+                .collect())
         })
         .collect()
 }

@@ -247,6 +247,25 @@ impl<'a> PromptBuilder<'a> {
     }
 }
 
+impl PromptBuilder<'_> {
+    /// A training example as the C.1 conversation the trainer sees: the C.1 prompt of its
+    /// probe as the user turn (the very text [`crate::ScoringPredictor`] scores), and
+    /// `Option k: statement` of the gold statement as the assistant turn.
+    pub fn training_messages(
+        &self,
+        record: &indievalue_sampling::TrainingRecord,
+    ) -> Result<Vec<indievalue_llm::ChatMessage>> {
+        let task = record.as_task();
+        let probe = &task.probes[0];
+        let user = self.question_prompt(&task, probe)?;
+        let answer = self.question_answer(&task, probe, record.gold)?;
+        Ok(vec![
+            indievalue_llm::ChatMessage::user(user),
+            indievalue_llm::ChatMessage::assistant(answer),
+        ])
+    }
+}
+
 /// The label of option `index` (0-based) in the C.1 format: `Option k`, `k` 1-based.
 ///
 /// ```

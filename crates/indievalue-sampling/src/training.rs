@@ -148,6 +148,27 @@ pub struct TrainingRecord {
     pub gold: u8,
 }
 
+impl TrainingRecord {
+    /// The example as a one-probe task (setup 0): what the probe crate renders into the C.1
+    /// prompt, so training and evaluation prompts come from the same code.
+    pub fn as_task(&self) -> crate::ProbeTask {
+        crate::ProbeTask {
+            person: self.person,
+            setup: 0,
+            probe_granularity: self.granularity,
+            demo_granularity: self.granularity,
+            demo_mode: self.demo_mode,
+            demographics: self.demographics.clone(),
+            demonstrations: self.demonstrations.clone(),
+            probes: vec![crate::Probe {
+                question: self.question.clone(),
+                options: self.options,
+                gold: self.gold,
+            }],
+        }
+    }
+}
+
 impl TrainingExample {
     /// The file form.
     pub fn record(
