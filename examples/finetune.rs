@@ -29,6 +29,9 @@ use indievalue::finetune::{
 use serde::Serialize;
 use std::path::PathBuf;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Serialize)]
 #[command(about = "LoRA or full fine-tuning of a Llama-3.x model")]
 struct Args {
