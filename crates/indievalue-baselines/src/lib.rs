@@ -8,6 +8,27 @@
 //! - [`ResembleIndex`] and [`resemble_sweep`]: resemble top-1 and top-k for every k in `1..=K` in
 //!   one pass.
 //!
+//! ```
+//! use indievalue_baselines::{GlobalMajority, ResembleIndex, resemble_sweep};
+//! use indievalue_catalog::{Catalog, Granularity};
+//! use indievalue_sampling::{AnswerMatrix, DemoMode, DemoSpec, ProbeSetup, TaskSpec, build_probe_tasks};
+//! use indievalue_synth::{SynthConfig, SyntheticModel};
+//! let catalog = Catalog::load(indievalue_testdata::mini_catalog_dir()).unwrap();
+//! let config = SynthConfig { people: 200, seed: 4, ..Default::default() };
+//! let people = SyntheticModel::new(&catalog, &config).unwrap().respondents(&catalog).unwrap();
+//! let answers = AnswerMatrix::new(&people);
+//! let (eval, pool): (Vec<usize>, Vec<usize>) = (0..people.len()).partition(|r| r % 10 == 0);
+//! let setups = ProbeSetup::paper(&catalog);
+//! let demos = DemoSpec { mode: DemoMode::Fixed(20), granularity: Granularity::Polar, demographics: false };
+//! let spec = TaskSpec { setups: &setups, demos, probe_granularity: Granularity::Polar, seed: 1 };
+//! let tasks = build_probe_tasks(&catalog, &people, &answers, &eval, &spec);
+//! let global = GlobalMajority::fit(&catalog, &answers, &pool);
+//! let index = ResembleIndex::build(&catalog, &people, &answers, &pool, Granularity::Polar).unwrap();
+//! let sweep = resemble_sweep(&catalog, &answers, &index, &global, &tasks, 5, &[1]).unwrap();
+//! assert_eq!(sweep.points.len(), 5);
+//! assert_eq!(sweep.predictions[&1].len(), tasks.iter().map(|t| t.probes.len()).sum::<usize>());
+//! ```
+//!
 //! ## Semantics
 //!
 //! - *Similarity* of a training person to a task is the number of the task's demonstrations
