@@ -178,3 +178,30 @@ fn generative_run_records_every_attempt_and_resumes() {
         text
     );
 }
+
+#[test]
+fn the_limit_counts_the_tasks_of_the_whole_run() {
+    // `--limit 3` killed after one task and rerun ends with three tasks, not four.
+    let catalog = Catalog::load(mini_catalog_dir()).unwrap();
+    let tasks = tasks(&catalog);
+    assert!(tasks.len() >= 4);
+    let dir = tempfile::tempdir().unwrap();
+    let mode = ProbeMode::Score(ScoreTarget::Statement);
+    let run = ProbeRun::new(
+        model(),
+        &catalog,
+        mode,
+        dir.path(),
+        1,
+        serde_json::json!({}),
+    );
+    let first = run.run(&tasks, Some(1), &mut |_| {}).unwrap();
+    assert_eq!(first.ran, 1);
+    let second = run.run(&tasks, Some(3), &mut |_| {}).unwrap();
+    assert_eq!((second.resumed, second.ran), (1, 2));
+    let third = run.run(&tasks, Some(3), &mut |_| {}).unwrap();
+    assert_eq!((third.resumed, third.ran), (3, 0));
+    let (_, got) = PredictionsFile::read(run.predictions_path(), &catalog).unwrap();
+    let people: std::collections::BTreeSet<i64> = got.iter().map(|p| p.person).collect();
+    assert_eq!(people.len(), 3);
+}
