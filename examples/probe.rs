@@ -175,13 +175,8 @@ fn main() -> Result<()> {
     let inequity = match &args.data {
         Some(data) => {
             let people = Respondents::read_parquet(&catalog, data.join(RESPONDENTS_FILE))?;
-            let index = InequityIndex::compute(
-                &catalog,
-                &people,
-                &report.per_person,
-                &Dimension::paper(),
-                1,
-            )?;
+            let dims = Dimension::paper();
+            let index = InequityIndex::compute(&catalog, &people, &report.per_person, &dims, 1)?;
             println!("σ-INEQUITY {:.2}", index.index);
             Some(index.index)
         }

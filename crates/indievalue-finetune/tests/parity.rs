@@ -91,16 +91,7 @@ fn config(hyper: &Value, steps: u64, batch: usize, accum: usize) -> TrainConfig 
 }
 
 fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
+    indievalue_llm::max_abs_difference(a, b).unwrap()
 }
 
 fn check_steps(logs: &[StepLog], want: &Value) {

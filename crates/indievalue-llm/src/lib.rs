@@ -206,3 +206,23 @@ pub enum Error {
 
 /// Result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The largest absolute difference between two tensors of one shape, compared in f32 (how
+/// logits are checked against another implementation's).
+///
+/// ```
+/// use indievalue_llm::{Device, Tensor, max_abs_difference};
+/// let a = Tensor::new(&[1f32, 2.0], &Device::Cpu).unwrap();
+/// let b = Tensor::new(&[1f32, 2.5], &Device::Cpu).unwrap();
+/// assert_eq!(max_abs_difference(&a, &b).unwrap(), 0.5);
+/// ```
+pub fn max_abs_difference(a: &Tensor, b: &Tensor) -> Result<f32> {
+    let run = || -> candle_core::Result<f32> {
+        let d = (a.to_dtype(DType::F32)? - b.to_dtype(DType::F32)?)?;
+        d.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()
+    };
+    run().map_err(|source| Error::Candle {
+        context: "comparing tensors".into(),
+        source,
+    })
+}

@@ -41,18 +41,7 @@ fn ids(t: &Tensor) -> Vec<u32> {
 }
 
 fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-    a.to_dtype(DType::F32)
-        .unwrap()
-        .sub(&b.to_dtype(DType::F32).unwrap())
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
+    indievalue_llm::max_abs_difference(a, b).unwrap()
 }
 
 #[test]
