@@ -46,11 +46,11 @@ impl ModelArgs {
     #[allow(dead_code)]
     pub fn load(&self, adapter: Option<&std::path::Path>) -> anyhow::Result<LoadedModel> {
         let (source, options) = self.options()?;
-        let loaded = match adapter {
-            None => load_model(&source, &options),
+        let context = || format!("loading {}", self.model);
+        match adapter {
+            None => load_model(&source, &options).with_context(context),
             Some(dir) => indievalue::finetune::load_with_adapter(&source, &options, dir)
-                .map_err(|e| indievalue::llm::Error::Input(e.to_string())),
-        };
-        loaded.with_context(|| format!("loading {}", self.model))
+                .with_context(context),
+        }
     }
 }

@@ -271,27 +271,6 @@ impl LoraAdapter {
         }
         Ok(LoraAdapter { config, weights })
     }
-
-    /// Merges the adapter into `model`'s base weights through `merge`: for every adapted
-    /// projection, `W + scale · B A`, in `W`'s dtype.
-    pub fn merged_weights(&self, model: &Llama) -> Result<Vec<(String, Tensor)>> {
-        let mut out = Vec::new();
-        for (&(layer, p), (a, b)) in &self.weights {
-            let w = model.projection_weight(layer, p)?;
-            let delta = LowRank {
-                a: a.as_tensor().clone(),
-                b: b.as_tensor().clone(),
-                scale: self.config.scale(),
-                dropout: 0.0,
-            }
-            .delta()?;
-            let merged = (w.to_dtype(DType::F32).map_err(candle("merge"))? + delta)
-                .and_then(|t| t.to_dtype(w.dtype()))
-                .map_err(candle("merge"))?;
-            out.push((format!("model.layers.{layer}.{}.weight", p.path()), merged));
-        }
-        Ok(out)
-    }
 }
 
 /// Reads and checks an adapter's `adapter_config.json` (PEFT's defaults for absent keys;

