@@ -60,6 +60,12 @@ pub struct TrainArgs {
     /// Held-out loss every N steps.
     #[arg(long)]
     pub eval_every: Option<u64>,
+    /// Keep only each layer's input and rerun the layer in the backward pass (less memory).
+    #[arg(long)]
+    pub gradient_checkpointing: bool,
+    /// Supervised positions projected onto the vocabulary (and backpropagated) at a time.
+    #[arg(long, default_value_t = TrainConfig::default().loss_chunk)]
+    pub loss_chunk: usize,
 }
 
 impl TrainArgs {
@@ -81,7 +87,8 @@ impl TrainArgs {
             shuffle: !self.no_shuffle,
             save_every: self.save_every,
             eval_every: self.eval_every,
-            ..TrainConfig::default()
+            loss_chunk: self.loss_chunk,
+            gradient_checkpointing: self.gradient_checkpointing,
         }
     }
 

@@ -36,7 +36,10 @@
 mod data;
 mod lora;
 mod loss;
+pub mod memory;
 mod optim;
+mod pass;
+pub mod plan;
 mod tensors;
 mod trainer;
 
@@ -52,6 +55,7 @@ pub use loss::summed_loss;
 pub use optim::{
     AdamWConfig, Param, adamw_step, clip_factor, decays, linear_schedule, warmup_steps,
 };
+pub use pass::{LayerDropout, PassOptions, forward_backward, summed_loss_no_grad};
 pub use tensors::{read_safetensors, write_safetensors};
 pub use trainer::{
     CHECKPOINT_MARKER, EvalLog, LossCurve, METRICS_FILE, MetricsLine, StepLog, TrainConfig,

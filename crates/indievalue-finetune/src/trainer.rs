@@ -5,11 +5,14 @@
 
 use crate::data::SupervisedExample;
 use crate::lora::LoraAdapter;
+use crate::memory::PeakMemory;
 use crate::optim::{AdamWConfig, Param, adamw_step, clip_factor, linear_schedule, warmup_steps};
-use crate::{Error, Result, loss};
-use candle_core::{DType, Tensor, Var};
+use crate::pass::{self, PassOptions};
+use crate::{Error, Result};
+use candle_core::{Tensor, Var};
 use indievalue_files::JsonLines;
 use indievalue_llm::{DropoutStream, Llama};
+
 use indievalue_rng::{Rng, label};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -49,8 +52,12 @@ pub struct TrainConfig {
     pub save_every: Option<u64>,
     /// Held-out loss every this many steps (and at step 0 and the end), with eval examples.
     pub eval_every: Option<u64>,
-    /// Supervised positions projected onto the vocabulary at a time.
+    /// Supervised positions projected onto the vocabulary (and backpropagated) at a time.
     pub loss_chunk: usize,
+    /// Gradient checkpointing: keep only each layer's input, rerun the layer in the backward
+    /// pass (less memory, one more forward pass of compute).
+    #[serde(default)]
+    pub gradient_checkpointing: bool,
 }
 
 impl Default for TrainConfig {
@@ -68,6 +75,17 @@ impl Default for TrainConfig {
             save_every: None,
             eval_every: None,
             loss_chunk: 1024,
+            gradient_checkpointing: false,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// How each micro-batch's pass spends memory.
+    pub fn pass_options(&self) -> PassOptions {
+        PassOptions {
+            loss_chunk: self.loss_chunk,
+            checkpointing: self.gradient_checkpointing,
         }
     }
 }
@@ -87,6 +105,10 @@ pub struct StepLog {
     pub tokens: usize,
     /// Tokens per second of the step.
     pub tokens_per_s: f64,
+    /// Peak memory since training started, in bytes: the process's resident set on CPU, the
+    /// device's memory in use on CUDA (absent where it cannot be read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_memory_bytes: Option<u64>,
 }
 
 /// A held-out loss line.
@@ -247,12 +269,11 @@ impl<'a> Trainer<'a> {
     /// Held-out loss: summed loss over every supervised target of `examples` divided by their
     /// number, without dropout and without gradients kept.
     pub fn eval_loss(&mut self, examples: &[SupervisedExample]) -> Result<f64> {
-        self.model.set_dropout_stream(None);
         let (mut sum, mut n) = (0f64, 0usize);
         for chunk in examples.chunks(self.config.batch_size) {
             let refs: Vec<&SupervisedExample> = chunk.iter().collect();
-            let (s, k) = loss::summed_loss(self.model, &refs, self.config.loss_chunk)?;
-            sum += f64::from(s.detach().to_scalar::<f32>().map_err(candle("eval loss"))?);
+            let (s, k) = pass::summed_loss_no_grad(self.model, &refs, self.config.loss_chunk)?;
+            sum += s;
             n += k;
         }
         Ok(sum / n.max(1) as f64)
@@ -302,6 +323,7 @@ impl<'a> Trainer<'a> {
             last_loss: None,
         };
         let mut order: Option<(u64, Vec<usize>)> = None;
+        let memory = PeakMemory::start(self.model.device());
         for s in start..total {
             let clock = Instant::now();
             let epoch = s / per_epoch;
@@ -319,28 +341,29 @@ impl<'a> Trainer<'a> {
                 .sum();
             let mut grads: Vec<Option<Tensor>> = vec![None; self.params.len()];
             let (mut step_loss, mut tokens) = (0f64, 0usize);
+            let options = self.config.pass_options();
+            let vars: Vec<&Var> = self.params.iter().map(Param::grad_var).collect();
             for (m, batch) in batches.iter().enumerate() {
-                let stream = Rng::derive(self.config.seed, &[label("dropout"), s, m as u64]);
-                self.model
-                    .set_dropout_stream(Some(DropoutStream::new(stream)));
+                let seed = self.config.seed;
+                let dropout = move |layer: usize| {
+                    let path = [label("dropout"), s, m as u64, layer as u64];
+                    DropoutStream::new(Rng::derive(seed, &path))
+                };
                 let refs: Vec<&SupervisedExample> = batch.iter().map(|&i| &train[i]).collect();
                 tokens += refs.iter().map(|e| e.input_ids.len()).sum::<usize>();
-                let (sum, _) = loss::summed_loss(self.model, &refs, self.config.loss_chunk)?;
-                let scaled = (sum / supervised.max(1) as f64).map_err(candle("loss"))?;
-                step_loss += f64::from(scaled.to_scalar::<f32>().map_err(candle("loss"))?);
-                let store = scaled.backward().map_err(candle("backward"))?;
-                for (g, p) in grads.iter_mut().zip(&self.params) {
-                    let Some(new) = store.get(p.grad_var().as_tensor()) else {
-                        continue;
-                    };
-                    let new = new.to_dtype(DType::F32).map_err(candle("gradient"))?;
-                    *g = Some(match g.take() {
-                        None => new,
-                        Some(old) => (old + new).map_err(candle("gradient"))?,
-                    });
-                }
+                let scale = 1.0 / supervised.max(1) as f64;
+                let (sum, _) = pass::forward_backward(
+                    self.model,
+                    &refs,
+                    &vars,
+                    &mut grads,
+                    scale,
+                    &options,
+                    Some(&dropout),
+                )?;
+                step_loss += sum * scale;
             }
-            self.model.set_dropout_stream(None);
+            drop(vars);
             let grads: Vec<Tensor> = grads
                 .into_iter()
                 .zip(&self.params)
@@ -369,6 +392,7 @@ impl<'a> Trainer<'a> {
                 grad_norm: norm,
                 tokens,
                 tokens_per_s: tokens as f64 / secs.max(1e-9),
+                peak_memory_bytes: memory.peak(),
             };
             metrics.append(&[MetricsLine::Step(log.clone())])?;
             on_step(&log, total);

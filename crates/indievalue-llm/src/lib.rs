@@ -51,10 +51,12 @@
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+mod attention;
 mod batch;
 mod cache;
 mod chat;
 mod config;
+mod frozen;
 pub mod generate;
 mod gguf;
 mod load;
@@ -66,9 +68,10 @@ pub use batch::TokenBatch;
 pub use cache::KvCache;
 /// candle itself, for callers composing tensor operations on model outputs.
 pub use candle_core;
-pub use candle_core::{DType, Device, Tensor};
+pub use candle_core::{DType, Device, Tensor, Var};
 pub use chat::{ChatMessage, ChatTemplate};
 pub use config::{LlamaConfig, RopeScaling};
+pub use frozen::frozen_linear;
 pub use generate::{
     Finish, Generation, Prefill, StopCriteria, TokenChoice, log_softmax_last, log_softmax_rows,
 };
@@ -78,7 +81,7 @@ pub use load::{
     load_model_with, parse_dtype,
 };
 pub use low_rank::{DropoutStream, LowRank, Projection};
-pub use model::{Kernels, Llama, weight_shapes};
+pub use model::{DecoderInputs, Kernels, Llama, weight_shapes};
 pub use tokenizer::TextTokenizer;
 
 use std::path::PathBuf;

@@ -95,11 +95,13 @@ impl LowRank {
             let dims = x.dims().to_vec();
             let inner = dims[dims.len() - 1];
             let flat = x.reshape((dims.iter().product::<usize>() / inner.max(1), inner))?;
-            let y = flat.matmul(&self.a.t()?)?.matmul(&self.b.t()?)?;
+            // The scale goes on the rank-wide product: the same sum as scaling the output,
+            // at a rank-wide cost instead of an output-wide one.
+            let y = (flat.matmul(&self.a.t()?)? * self.scale)?.matmul(&self.b.t()?)?;
             let mut shape = dims;
             let last = shape.len() - 1;
             shape[last] = self.b.dim(0)?;
-            y.reshape(shape)? * self.scale
+            y.reshape(shape)
         };
         run().map_err(|source| Error::Candle {
             context: "low-rank branch".into(),

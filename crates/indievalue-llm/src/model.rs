@@ -2,12 +2,15 @@
 //! prefix fills once, padded batches, chunked prefill, and a training path whose every op
 //! carries gradients.
 
+use crate::attention::CausalAttention;
 use crate::batch::TokenBatch;
 use crate::cache::KvCache;
 use crate::config::LlamaConfig;
+use crate::frozen::frozen_linear;
 use crate::low_rank::{DropoutStream, LowRank, Projection};
 use crate::{Error, Result};
 use candle_core::{D, DType, Device, Tensor};
+use std::sync::Arc;
 
 /// Which kernels the forward pass uses, and, when a model is built, its weight layout.
 ///
@@ -100,10 +103,23 @@ impl Linear {
             let last = shape.len() - 1;
             shape[last] = self.weight.dim(1)?;
             y.reshape(shape)
-        } else {
+        } else if self.weight.is_variable() {
             linear(x, &self.weight)
+        } else {
+            frozen_linear(x, &self.weight)
         }
     }
+}
+
+/// What every decoder layer needs for one batch: the rotary tables of its positions and its
+/// attention mask ([`Llama::decoder_inputs`]).
+#[derive(Debug, Clone)]
+pub struct DecoderInputs {
+    cos: Tensor,
+    sin: Tensor,
+    mask: Option<Tensor>,
+    /// Per row and position: a real token (for the CPU's fused causal attention).
+    valid: Option<Arc<Vec<bool>>>,
 }
 
 struct Block {
@@ -535,8 +551,15 @@ impl Llama {
     }
 
     /// Projects hidden states `[.., hidden]` onto the vocabulary: `[.., vocab]`.
+    ///
+    /// A frozen output matrix (not a variable) gets no gradient from a backward pass.
     pub fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
-        linear(hidden, &self.lm_head).map_err(candle("output projection"))
+        let logits = if self.lm_head.is_variable() {
+            linear(hidden, &self.lm_head)
+        } else {
+            frozen_linear(hidden, &self.lm_head)
+        };
+        logits.map_err(candle("output projection"))
     }
 
     /// Runs several continuations of one shared prefix: `prefix` is a one-row cache (left
@@ -554,6 +577,83 @@ impl Llama {
         }
         self.continuations(prefix, batch)
             .map_err(candle("continuations of a shared prefix"))
+    }
+
+    /// What every decoder layer needs to run `batch` from position 0 without a cache (rotary
+    /// tables and attention mask), for the layer-by-layer pass of [`Llama::embed_tokens`],
+    /// [`Llama::decoder_layer`] and [`Llama::final_norm`].
+    ///
+    /// That pass computes what [`Llama::forward`] computes on a fresh cache (up to summation
+    /// order: on the CPU in f32 its attention is one fused op), one layer at a time, so a trainer can keep only layer inputs and recompute a layer in its backward pass
+    /// (gradient checkpointing), or stop gradients between layers.
+    ///
+    /// ```
+    /// use indievalue_llm::{DType, Device, Kernels, Llama, LlamaConfig, TokenBatch};
+    /// let config = LlamaConfig::from_json_str(r#"{"hidden_size": 16, "intermediate_size": 32,
+    ///     "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 1,
+    ///     "vocab_size": 10, "rms_norm_eps": 1e-5}"#, "inline").unwrap();
+    /// let varmap = candle_nn::VarMap::new();
+    /// let vb = candle_nn::VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+    /// let model = Llama::from_var_builder(config, &vb, Kernels::Differentiable, 0.1).unwrap();
+    /// let batch = TokenBatch::right_padded(&[vec![1, 2, 3], vec![4, 5]], 0).unwrap();
+    /// let inputs = model.decoder_inputs(&batch).unwrap();
+    /// let mut x = model.embed_tokens(&batch).unwrap();
+    /// for layer in 0..model.config().num_hidden_layers {
+    ///     x = model.decoder_layer(layer, &x, &inputs, None).unwrap();
+    /// }
+    /// let layered = model.final_norm(&x).unwrap();
+    /// let whole = model.forward(&batch, &mut model.new_cache(2)).unwrap();
+    /// let diff = (layered - whole).unwrap().abs().unwrap().max_all().unwrap();
+    /// assert!(diff.to_scalar::<f32>().unwrap() < 1e-5);
+    /// ```
+    pub fn decoder_inputs(&self, batch: &TokenBatch) -> Result<DecoderInputs> {
+        if batch.is_empty() {
+            return Err(Error::Input("empty batch".into()));
+        }
+        let positions = self.new_cache(batch.rows()).advance(batch);
+        let build = || -> candle_core::Result<DecoderInputs> {
+            let (cos, sin) = self.rotary(&positions, batch.rows(), batch.len())?;
+            let mask = self.mask(batch, 0, &|_, _| true)?;
+            let valid = Some(Arc::new(batch.valid().to_vec()));
+            Ok(DecoderInputs {
+                cos,
+                sin,
+                mask,
+                valid,
+            })
+        };
+        build().map_err(candle("decoder inputs"))
+    }
+
+    /// The token embeddings of `batch`: `[rows, len, hidden]`.
+    pub fn embed_tokens(&self, batch: &TokenBatch) -> Result<Tensor> {
+        self.embed(batch).map_err(candle("embedding"))
+    }
+
+    /// Decoder layer `index` on hidden states `x` `[rows, len, hidden]` of the batch `inputs`
+    /// was made for, with low-rank dropout masks drawn from `dropout` (`None`: no dropout).
+    pub fn decoder_layer(
+        &self,
+        index: usize,
+        x: &Tensor,
+        inputs: &DecoderInputs,
+        dropout: Option<&DropoutStream>,
+    ) -> Result<Tensor> {
+        let block = self.blocks.get(index).ok_or_else(|| {
+            Error::Input(format!(
+                "layer {index} out of range (the model has {})",
+                self.blocks.len()
+            ))
+        })?;
+        self.block_forward(block, x, inputs, None, dropout)
+            .map(|(y, _)| y)
+            .map_err(candle("decoder layer"))
+    }
+
+    /// The final RMS norm, on hidden states `[.., hidden]` (each position alone, so it may be
+    /// applied to any subset of positions).
+    pub fn final_norm(&self, x: &Tensor) -> Result<Tensor> {
+        self.norm(x, &self.norm).map_err(candle("final norm"))
     }
 
     fn embed(&self, batch: &TokenBatch) -> candle_core::Result<Tensor> {
@@ -668,6 +768,7 @@ impl Llama {
         h: &Tensor,
         cos: &Tensor,
         sin: &Tensor,
+        dropout: Option<&DropoutStream>,
     ) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
         let c = &self.config;
         let (rows, n, _) = h.dims3()?;
@@ -679,9 +780,9 @@ impl Llama {
         };
         let (q, k, v) = match &block.projections {
             Projections::Separate { q, k, v, .. } => (
-                q.forward(h, self.dropout.as_ref())?,
-                k.forward(h, self.dropout.as_ref())?,
-                v.forward(h, self.dropout.as_ref())?,
+                q.forward(h, dropout)?,
+                k.forward(h, dropout)?,
+                v.forward(h, dropout)?,
             ),
             Projections::Fused { qkv, .. } => {
                 let all = qkv.forward(h, None)?;
@@ -732,13 +833,17 @@ impl Llama {
             .reshape((rows, n, c.num_attention_heads * c.head_dim))
     }
 
-    fn mlp(&self, block: &Block, x: &Tensor) -> candle_core::Result<Tensor> {
+    fn mlp(
+        &self,
+        block: &Block,
+        x: &Tensor,
+        dropout: Option<&DropoutStream>,
+    ) -> candle_core::Result<Tensor> {
         let h = self.norm(x, &block.mlp_norm)?;
         let (gate, up) = match &block.projections {
-            Projections::Separate { gate, up, .. } => (
-                gate.forward(&h, self.dropout.as_ref())?,
-                up.forward(&h, self.dropout.as_ref())?,
-            ),
+            Projections::Separate { gate, up, .. } => {
+                (gate.forward(&h, dropout)?, up.forward(&h, dropout)?)
+            }
             Projections::Fused { gate_up, .. } => {
                 let both = gate_up.forward(&h, None)?;
                 let f = self.config.intermediate_size;
@@ -746,7 +851,7 @@ impl Llama {
             }
         };
         let gate = gate.silu()?;
-        x + block.down.forward(&(gate * up)?, self.dropout.as_ref())?
+        x + block.down.forward(&(gate * up)?, dropout)?
     }
 
     fn forward_chunk(&self, batch: &TokenBatch, cache: &mut KvCache) -> Result<Tensor> {
@@ -772,23 +877,63 @@ impl Llama {
         let (cos, sin) = self.rotary(positions, rows, n)?;
         let mut x = self.embed(batch)?;
         for (block, slot) in self.blocks.iter().zip(cache.layers.iter_mut()) {
-            let h = self.norm(&x, &block.attn_norm)?;
-            let (q, k, v) = self.qkv(block, &h, &cos, &sin)?;
-            let (k, v) = match slot.take() {
-                None => (k, v),
-                Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?),
+            let inputs = DecoderInputs {
+                cos: cos.clone(),
+                sin: sin.clone(),
+                mask: mask.clone(),
+                valid: None,
             };
-            let scores = q.matmul(&k.t()?)?;
-            let probs = self.masked_softmax(scores, mask, n)?;
-            let out = probs.matmul(&v)?;
-            *slot = Some((k, v));
-            let attn = block
-                .o
-                .forward(&self.merge_heads(&out, rows, n)?, self.dropout.as_ref())?;
-            x = (x + attn)?;
-            x = self.mlp(block, &x)?;
+            let (y, kv) =
+                self.block_forward(block, &x, &inputs, slot.take(), self.dropout.as_ref())?;
+            *slot = Some(kv);
+            x = y;
         }
         self.norm(&x, &self.norm)
+    }
+
+    /// Whether attention over queries `q` runs as the CPU's fused causal op (differentiable
+    /// kernels on the CPU in f32, from position 0): no `[heads, len, len]` tensors kept.
+    fn fused_attention(&self, q: &Tensor) -> bool {
+        self.kernels == Kernels::Differentiable
+            && q.device().is_cpu()
+            && q.dtype() == DType::F32
+            && q.is_contiguous()
+    }
+
+    /// One decoder block on `x` `[rows, n, hidden]` after the keys and values `past` (if any):
+    /// the block's output and its keys and values (past ones included).
+    fn block_forward(
+        &self,
+        block: &Block,
+        x: &Tensor,
+        inputs: &DecoderInputs,
+        past: Option<(Tensor, Tensor)>,
+        dropout: Option<&DropoutStream>,
+    ) -> candle_core::Result<(Tensor, (Tensor, Tensor))> {
+        let (rows, n, _) = x.dims3()?;
+        let h = self.norm(x, &block.attn_norm)?;
+        let (q, k, v) = self.qkv(block, &h, &inputs.cos, &inputs.sin, dropout)?;
+        let (k, v) = match past {
+            None => (k, v),
+            Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?),
+        };
+        let out = match (&inputs.valid, self.fused_attention(&q)) {
+            (Some(valid), true) => q.apply_op3(
+                &k,
+                &v,
+                CausalAttention::new(valid.clone(), self.config.group_size()),
+            )?,
+            _ => {
+                let scores = q.matmul(&k.t()?)?;
+                let probs = self.masked_softmax(scores, &inputs.mask, n)?;
+                probs.matmul(&v)?
+            }
+        };
+        let attn = block
+            .o
+            .forward(&self.merge_heads(&out, rows, n)?, dropout)?;
+        let x = (x + attn)?;
+        Ok((self.mlp(block, &x, dropout)?, (k, v)))
     }
 
     fn continuations(&self, prefix: &KvCache, batch: &TokenBatch) -> candle_core::Result<Tensor> {
@@ -818,7 +963,7 @@ impl Llama {
                 candle_core::bail!("the prefix cache has no keys for a layer");
             };
             let h = self.norm(&x, &block.attn_norm)?;
-            let (q, k, v) = self.qkv(block, &h, &cos, &sin)?;
+            let (q, k, v) = self.qkv(block, &h, &cos, &sin, self.dropout.as_ref())?;
             // All continuations' queries against the prefix keys in one product:
             // [1, kvh, rows·gn, d] × [1, kvh, d, p].
             let q_all = q
@@ -851,7 +996,7 @@ impl Llama {
                 .o
                 .forward(&self.merge_heads(&out, rows, n)?, self.dropout.as_ref())?;
             x = (x + attn)?;
-            x = self.mlp(block, &x)?;
+            x = self.mlp(block, &x, self.dropout.as_ref())?;
         }
         self.norm(&x, &self.norm)
     }

@@ -1,0 +1,258 @@
+//! A memory plan: what one training run holds, by part, before it runs.
+//!
+//! The figures count the tensors this crate's training pass keeps, item by item (the model's
+//! composed, differentiable kernels: every intermediate of a layer's forward pass stays alive
+//! until its backward pass), so they follow the code rather than a rule of thumb:
+//!
+//! - **weights**: every weight in the compute dtype (tied embeddings once);
+//! - **trainable**: LoRA's f32 factors, or for full fine-tuning in a 16-bit dtype the f32 master
+//!   copies (in f32 the weights are their own masters);
+//! - **gradients**: the f32 gradient of every trained parameter, summed over the step's
+//!   micro-batches;
+//! - **optimizer**: AdamW's two f32 moments per trained parameter;
+//! - **activations** of one micro-batch: without checkpointing every layer's graph, with it the
+//!   saved layer inputs plus one layer's graph; the head's chunk of logits with its log-softmax
+//!   and their gradients; the backward pass's working set (the gradients of one layer's largest
+//!   intermediates, attention scores first);
+//! - **runtime**: the process itself (code, tokenizer, allocator), measured on the CPU.
+
+use indievalue_llm::{DType, LlamaConfig, Projection};
+use serde::Serialize;
+
+/// What a run trains and how.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanSpec {
+    /// Tokens per example (the longest of a micro-batch).
+    pub seq_len: usize,
+    /// Examples per micro-batch.
+    pub batch_size: usize,
+    /// LoRA rank and adapted projections; `None`: full fine-tuning.
+    pub lora: Option<(usize, Vec<Projection>)>,
+    /// LoRA dropout on (a mask per adapted input).
+    pub lora_dropout: bool,
+    /// The dtype the model computes in.
+    pub dtype: DType,
+    /// Gradient checkpointing.
+    pub checkpointing: bool,
+    /// Supervised positions projected onto the vocabulary at a time.
+    pub loss_chunk: usize,
+    /// Supervised positions per micro-batch (`None`: every position).
+    pub supervised: Option<usize>,
+}
+
+/// One line of a plan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlanItem {
+    /// What it is.
+    pub name: String,
+    /// Bytes.
+    pub bytes: u64,
+}
+
+/// The memory a run needs, by part.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MemoryPlan {
+    /// Parameters of the model.
+    pub parameters: u64,
+    /// Parameters trained.
+    pub trained_parameters: u64,
+    /// Weights, trainable copies, gradients, optimizer state, the runtime.
+    pub fixed: Vec<PlanItem>,
+    /// Activations of one micro-batch, by part.
+    pub activations: Vec<PlanItem>,
+}
+
+/// Bytes of the process itself (code, tokenizer, allocator, thread stacks), measured on the
+/// CPU with SmolLM2 loaded and nothing run (resident set minus the weights).
+pub const RUNTIME_BYTES: u64 = 120 << 20;
+
+impl MemoryPlan {
+    /// The total of the fixed parts.
+    pub fn fixed_bytes(&self) -> u64 {
+        self.fixed.iter().map(|i| i.bytes).sum()
+    }
+
+    /// The total of the activations.
+    pub fn activation_bytes(&self) -> u64 {
+        self.activations.iter().map(|i| i.bytes).sum()
+    }
+
+    /// Everything.
+    pub fn total_bytes(&self) -> u64 {
+        self.fixed_bytes() + self.activation_bytes()
+    }
+
+    /// Whether it fits in `bytes`.
+    pub fn fits(&self, bytes: u64) -> bool {
+        self.total_bytes() <= bytes
+    }
+}
+
+fn dtype_bytes(d: DType) -> u64 {
+    d.size_in_bytes() as u64
+}
+
+/// Input and output width of a projection.
+fn widths(c: &LlamaConfig, p: Projection) -> (u64, u64) {
+    let h = c.hidden_size as u64;
+    let q = (c.num_attention_heads * c.head_dim) as u64;
+    let kv = (c.num_key_value_heads * c.head_dim) as u64;
+    let f = c.intermediate_size as u64;
+    match p {
+        Projection::Q => (h, q),
+        Projection::K | Projection::V => (h, kv),
+        Projection::O => (q, h),
+        Projection::Gate | Projection::Up => (h, f),
+        Projection::Down => (f, h),
+    }
+}
+
+/// Parameters of the model (tied embeddings once).
+pub fn parameter_count(c: &LlamaConfig) -> u64 {
+    indievalue_llm::weight_shapes(c)
+        .iter()
+        .map(|(_, s)| s.iter().product::<usize>() as u64)
+        .sum()
+}
+
+/// LoRA parameters: `r · (in + out)` per adapted projection per layer.
+pub fn lora_parameter_count(c: &LlamaConfig, r: usize, targets: &[Projection]) -> u64 {
+    let per_layer: u64 = targets
+        .iter()
+        .map(|&p| {
+            let (i, o) = widths(c, p);
+            r as u64 * (i + o)
+        })
+        .sum();
+    per_layer * c.num_hidden_layers as u64
+}
+
+/// Bytes one decoder layer's forward graph keeps for `t` tokens in `rows` rows (see the
+/// module's notes; `b` the compute dtype's bytes, LoRA branches computing in f32).
+fn layer_graph_bytes(c: &LlamaConfig, spec: &PlanSpec, t: u64, rows: u64) -> u64 {
+    let b = dtype_bytes(spec.dtype);
+    let h = c.hidden_size as u64;
+    let q = (c.num_attention_heads * c.head_dim) as u64;
+    let kv = (c.num_key_value_heads * c.head_dim) as u64;
+    let f = c.intermediate_size as u64;
+    let len = t / rows.max(1);
+    let scores = rows * c.num_attention_heads as u64 * len * len;
+    let wide = b != 4;
+    // rms_norm_slow: square, normalised, weighted (+ casts around an f32 core in 16 bits).
+    let norm = t * h * if wide { 4 + 4 + 4 + b + b } else { 12 };
+    let projection = |p: Projection| -> u64 {
+        let (i, o) = widths(c, p);
+        let base = t * o * b;
+        match &spec.lora {
+            Some((r, targets)) if targets.contains(&p) => {
+                let r = *r as u64;
+                let cast_in = if wide { t * i * 4 } else { 0 };
+                let dropout = if spec.lora_dropout { 2 * t * i * 4 } else { 0 };
+                let cast_out = if wide { t * o * b } else { 0 };
+                base + cast_in + dropout + 2 * t * r * 4 + t * o * 4 + cast_out + t * o * b
+            }
+            _ => base,
+        }
+    };
+    let projections: u64 = Projection::ALL.iter().map(|&p| projection(p)).sum();
+    // Head split (contiguous copies), rotary (negated half, joined, two products, sum),
+    // query scaling, attention output, merged heads.
+    let heads = t * (q + 2 * kv) * b;
+    let rotary = t * (q + kv) * b * 9 / 2;
+    let attention_out = 3 * t * q * b;
+    // Scores, masked scores, shifted, exponentials, probabilities.
+    let attention = 5 * scores * b;
+    let mlp = 2 * t * f * b;
+    let residuals = 2 * t * h * b;
+    2 * norm + projections + heads + rotary + attention_out + attention + mlp + residuals
+}
+
+/// The plan of `spec` on a model of `config`.
+pub fn plan(config: &LlamaConfig, spec: &PlanSpec) -> MemoryPlan {
+    let c = config;
+    let b = dtype_bytes(spec.dtype);
+    let parameters = parameter_count(c);
+    let trained = match &spec.lora {
+        Some((r, targets)) => lora_parameter_count(c, *r, targets),
+        None => parameters,
+    };
+    let mut fixed = vec![PlanItem {
+        name: format!("weights ({:?})", spec.dtype),
+        bytes: parameters * b,
+    }];
+    let trainable = match (&spec.lora, b) {
+        (Some(_), _) => trained * 4,
+        (None, 4) => 0,
+        (None, _) => trained * 4,
+    };
+    fixed.push(PlanItem {
+        name: if spec.lora.is_some() {
+            "LoRA factors (f32)".into()
+        } else {
+            "f32 master weights".into()
+        },
+        bytes: trainable,
+    });
+    fixed.push(PlanItem {
+        name: "gradients (f32)".into(),
+        bytes: trained * 4,
+    });
+    fixed.push(PlanItem {
+        name: "AdamW moments (f32)".into(),
+        bytes: trained * 8,
+    });
+    fixed.push(PlanItem {
+        name: "runtime".into(),
+        bytes: RUNTIME_BYTES,
+    });
+
+    let rows = spec.batch_size.max(1) as u64;
+    let t = rows * spec.seq_len as u64;
+    let h = c.hidden_size as u64;
+    let layers = c.num_hidden_layers as u64;
+    let graph = layer_graph_bytes(c, spec, t, rows);
+    let mut activations = Vec::new();
+    if spec.checkpointing {
+        activations.push(PlanItem {
+            name: format!("saved inputs of {layers} layers"),
+            bytes: layers * t * h * b,
+        });
+        activations.push(PlanItem {
+            name: "one layer's graph, rerun".into(),
+            bytes: graph,
+        });
+    } else {
+        activations.push(PlanItem {
+            name: format!("graphs of {layers} layers"),
+            bytes: layers * graph,
+        });
+    }
+    let supervised = spec.supervised.unwrap_or(spec.seq_len * spec.batch_size) as u64;
+    let chunk = supervised.min(spec.loss_chunk.max(1) as u64);
+    let v = c.vocab_size as u64;
+    // Logits (+ an f32 copy in 16 bits), shifted, exponentials, log-probabilities, and in the
+    // backward pass the scattered gradient, its running sum and the softmax's product.
+    let head = chunk * v * (b + if b != 4 { 4 } else { 0 } + 6 * 4);
+    activations.push(PlanItem {
+        name: format!("head: {chunk} positions x {v} logits"),
+        bytes: head + t * h * 4,
+    });
+    let len = spec.seq_len as u64;
+    let scores = rows * c.num_attention_heads as u64 * len * len;
+    let f = c.intermediate_size as u64;
+    activations.push(PlanItem {
+        name: "backward working set".into(),
+        bytes: 4 * scores * b + 4 * t * f * b,
+    });
+    MemoryPlan {
+        parameters,
+        trained_parameters: trained,
+        fixed,
+        activations,
+    }
+}
+
+/// `bytes` in GiB with two decimals.
+pub fn gib(bytes: u64) -> String {
+    format!("{:.2} GiB", bytes as f64 / (1u64 << 30) as f64)
+}
