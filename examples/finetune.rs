@@ -12,7 +12,10 @@
 //!
 //! Writes `OUT/metrics.jsonl`, `OUT/checkpoint-STEP/`, `OUT/run.json`, `OUT/loss_curve.{png,svg}`
 //! and the result: a PEFT adapter (`adapter_config.json`, `adapter_model.safetensors`) or, with
-//! `--full`, `model.safetensors` (+ `config.json`). Formats: `docs/formats.md`.
+//! `--full`, a Hugging Face model directory (weights, `config.json`, tokenizer files; from a GGUF
+//! base written from its metadata). `--plan` prints the memory the run needs and trains nothing;
+//! `--gradient-checkpointing` and `--loss-chunk` trade compute for memory. Formats:
+//! `docs/formats.md`.
 
 #[path = "common/model_args.rs"]
 mod common;
@@ -23,14 +26,17 @@ use anyhow::Context;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use indievalue::files::{create_dir_all, sha256_file, write_json_atomic};
+use indievalue::finetune::export::config_and_tokenizer;
+use indievalue::finetune::plan::{PlanSpec, gib, plan};
 use indievalue::finetune::{
     Formatter, LoraAdapter, Trainable, Trainer, load_for_training, loss_curves, read_examples,
 };
+use indievalue::llm::{HubOptions, ModelSource, read_model_config};
 use serde::Serialize;
 use std::path::PathBuf;
 
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+#[path = "common/allocator.rs"]
+mod allocator;
 
 #[derive(Parser, Serialize)]
 #[command(about = "LoRA or full fine-tuning of a Llama-3.x model")]
@@ -39,14 +45,22 @@ struct Args {
     #[serde(flatten)]
     model: common::ModelArgs,
     /// Training examples (JSON Lines: messages, prompt/completion or input_ids/labels).
-    #[arg(long)]
-    train: PathBuf,
+    #[arg(long, required_unless_present = "plan")]
+    train: Option<PathBuf>,
     /// Held-out examples (loss at step 0, every --eval-every steps and at the end).
     #[arg(long)]
     eval: Option<PathBuf>,
     /// Output directory.
+    #[arg(long, required_unless_present = "plan")]
+    out: Option<PathBuf>,
+    /// Print the memory this run needs (weights, trained state, activations) for --max-seq-len
+    /// tokens per example, and whether it fits --plan-memory-gib; train nothing. --model may
+    /// then also be a config.json file.
     #[arg(long)]
-    out: PathBuf,
+    plan: bool,
+    /// The device memory the plan is checked against, in GiB.
+    #[arg(long, default_value_t = 80.0)]
+    plan_memory_gib: f64,
     /// Train every weight instead of a LoRA adapter.
     #[arg(long, conflicts_with_all = ["lora_r", "lora_alpha", "lora_dropout", "target_modules", "use_rslora", "init_adapter"])]
     full: bool,
@@ -62,7 +76,14 @@ struct Args {
 }
 
 fn main() -> anyhow::Result<()> {
+    allocator::keep_freed_memory();
     let args = Args::parse();
+    if args.plan {
+        return print_plan(&args);
+    }
+    let (Some(train_path), Some(out)) = (args.train.clone(), args.out.clone()) else {
+        anyhow::bail!("--train and --out are required");
+    };
     let (source, options) = args.model.options()?;
     let t = &args.training;
     let name = args.model.model.clone();
@@ -73,7 +94,8 @@ fn main() -> anyhow::Result<()> {
         chat_template: &loaded.chat_template,
         eos: loaded.stop_tokens.first().copied(),
     });
-    let train = read_examples(&args.train, formatter.as_ref(), t.max_seq_len)?;
+    let train = read_examples(&train_path, formatter.as_ref(), t.max_seq_len)?;
+    let max_len = train.examples.iter().map(|e| e.input_ids.len()).max().unwrap_or(0);
     let eval = args.eval.as_deref().map(|p| read_examples(p, formatter.as_ref(), t.max_seq_len));
     let eval = eval.transpose()?.unwrap_or_default();
     let trainable = if args.full {
@@ -87,15 +109,18 @@ fn main() -> anyhow::Result<()> {
     let manifest = serde_json::json!({
         "args": &args,
         "seed": t.seed,
-        "data": { "train": sha256_file(&args.train)?, "eval": eval_hash },
+        "data": { "train": sha256_file(&train_path)?, "eval": eval_hash },
         "examples": { "train": train.examples.len(), "eval": eval.examples.len() },
         "skipped_too_long": { "train": train.skipped_too_long, "eval": eval.skipped_too_long },
         "model": { "source": name, "files": loaded.files },
         "written_by": concat!("indievalue ", env!("CARGO_PKG_VERSION")),
     });
-    create_dir_all(&args.out)?;
-    write_json_atomic(&args.out.join("run.json"), &manifest)?;
-    let mut trainer = Trainer::new(&mut loaded.model, trainable, config, &args.out)?;
+    create_dir_all(&out)?;
+    write_json_atomic(&out.join("run.json"), &manifest)?;
+    // A fully trained model is written as a model directory with the base's config and tokenizer.
+    let files =
+        args.full.then(|| config_and_tokenizer(&source, &loaded, options.dtype)).transpose()?;
+    let mut trainer = Trainer::new(&mut loaded.model, trainable, config, &out)?;
     let (_, total, warmup) = trainer.schedule(train.examples.len());
     let skipped = train.skipped_too_long;
     eprintln!(
@@ -107,7 +132,9 @@ fn main() -> anyhow::Result<()> {
     bar.set_style(
         ProgressStyle::with_template(style).unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
+    let mut peak = None;
     let outcome = trainer.train(&train.examples, &eval.examples, args.resume, &mut |log, _| {
+        peak = peak.max(log.peak_memory_bytes);
         bar.set_position(log.step);
         bar.set_message(format!(
             "loss {:.4} lr {:.2e} {:.0} tok/s",
@@ -115,22 +142,55 @@ fn main() -> anyhow::Result<()> {
         ));
     })?;
     bar.finish();
-    let source_config = PathBuf::from(&name).join("config.json");
-    trainer.trainable().save(&args.out, &name, Some(&source_config))?;
-    let (steps, evals) = loss_curves(&args.out)?;
+    trainer.trainable().save(&out, &name, files.as_ref())?;
+    let (steps, evals) = loss_curves(&out)?;
     let fmt = |p: Option<&(f64, f64)>| p.map_or("-".into(), |v| format!("{:.4}", v.1));
     let (first, last) = (fmt(evals.first()), fmt(evals.last()));
     let series = [("training loss".to_owned(), steps), ("held-out loss".to_owned(), evals)];
-    indievalue::metrics::plots::loss_curve(
-        args.out.join("loss_curve"),
-        "Fine-tuning loss",
-        &series,
-    )?;
+    indievalue::metrics::plots::loss_curve(out.join("loss_curve"), "Fine-tuning loss", &series)?;
     let (done, from, loss) =
         (outcome.steps, outcome.resumed_from, outcome.last_loss.unwrap_or(f64::NAN));
     println!(
         "{done} steps (resumed from {from}), last loss {loss:.4}; held-out loss {first} -> {last}"
     );
-    println!("written to {}", args.out.display());
+    let planned = plan_spec(&args, max_len)?.map(|spec| plan(loaded.model.config(), &spec));
+    if let (Some(p), Some(peak)) = (planned, peak) {
+        println!("peak memory {} (planned {})", gib(peak), gib(p.total_bytes()));
+    }
+    println!("written to {}", out.display());
+    Ok(())
+}
+
+/// The plan of this run's settings for examples of `len` tokens.
+fn plan_spec(args: &Args, len: usize) -> anyhow::Result<Option<PlanSpec>> {
+    let init = args.init_adapter.as_deref();
+    Ok(Some(args.training.plan_spec(
+        args.full,
+        init,
+        &args.model.dtype,
+        &args.model.device,
+        len,
+    )?))
+}
+
+fn print_plan(args: &Args) -> anyhow::Result<()> {
+    let source = ModelSource::parse(&args.model.model);
+    let config = read_model_config(&source, &HubOptions::from_env())?;
+    let Some(spec) = plan_spec(args, args.training.max_seq_len)? else { return Ok(()) };
+    let p = plan(&config, &spec);
+    let what = if args.full {
+        "full fine-tuning".into()
+    } else {
+        format!("LoRA r={}", spec.lora.as_ref().map_or(0, |l| l.0))
+    };
+    let ckpt = if spec.checkpointing { "with" } else { "without" };
+    println!(
+        "{}: {what}, {} tokens x batch {}, {:?}, {ckpt} gradient checkpointing, attention {:?}",
+        args.model.model, spec.seq_len, spec.batch_size, spec.dtype, spec.attention
+    );
+    println!("{p}");
+    let card = (args.plan_memory_gib * (1u64 << 30) as f64) as u64;
+    let verdict = if p.fits(card) { "fits" } else { "does not fit" };
+    println!("{verdict} in {} GiB", args.plan_memory_gib);
     Ok(())
 }

@@ -1,7 +1,9 @@
 //! The training flags (LoRA shape, optimizer, schedule, data order, checkpoints) shared by the
 //! examples that fine-tune (`finetune`), and what they turn into.
 
+use indievalue::finetune::plan::{AttentionKernel, PlanSpec};
 use indievalue::finetune::{AdamWConfig, LoraConfig, LoraOverrides, TrainConfig};
+use indievalue::llm::{DType, Projection, parse_dtype};
 
 /// How to train.
 #[derive(clap::Args, Debug, Clone, serde::Serialize)]
@@ -101,6 +103,47 @@ impl TrainArgs {
             dropout: self.lora_dropout,
             targets,
             use_rslora: self.use_rslora,
+        })
+    }
+
+    /// The memory plan of these settings for examples of `seq_len` tokens: full fine-tuning,
+    /// or LoRA with these flags (or the starting adapter's rank and modules), in `dtype` on
+    /// `device` (the CPU in f32 runs the fused attention).
+    #[allow(dead_code)]
+    pub fn plan_spec(
+        &self,
+        full: bool,
+        init_adapter: Option<&std::path::Path>,
+        dtype: &str,
+        device: &str,
+        seq_len: usize,
+    ) -> anyhow::Result<PlanSpec> {
+        let dtype = parse_dtype(dtype)?;
+        let lora = if full {
+            None
+        } else {
+            let o = self.lora()?;
+            let from = init_adapter.map(indievalue::finetune::read_config).transpose()?;
+            let r = o.r.or(from.as_ref().map(|c| c.r)).unwrap_or(16);
+            let targets: Vec<Projection> =
+                o.targets.or(from.map(|c| c.targets)).unwrap_or_else(|| Projection::ALL.to_vec());
+            Some((r, targets))
+        };
+        let attention = if device == "cpu" && dtype == DType::F32 {
+            AttentionKernel::Fused
+        } else {
+            AttentionKernel::Composed
+        };
+        Ok(PlanSpec {
+            seq_len,
+            batch_size: self.batch_size,
+            lora,
+            lora_dropout: !full && self.lora_dropout.is_some_and(|p| p > 0.0),
+            dtype,
+            checkpointing: self.gradient_checkpointing,
+            loss_chunk: self.loss_chunk,
+            supervised: None,
+            attention,
         })
     }
 }

@@ -34,6 +34,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 mod data;
+pub mod export;
 mod lora;
 mod loss;
 pub mod memory;
@@ -48,8 +49,8 @@ pub use data::{
     read_examples,
 };
 pub use lora::{
-    ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, LoraAdapter, LoraConfig, LoraOverrides,
-    load_with_adapter, peft_key, read_config,
+    ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, AdapterMerge, LoraAdapter, LoraConfig,
+    LoraOverrides, load_with_adapter, peft_key, read_config,
 };
 pub use loss::summed_loss;
 pub use optim::{

@@ -322,36 +322,50 @@ pub fn read_config(dir: &Path) -> Result<LoraConfig> {
     })
 }
 
-/// Loads a model for inference with a PEFT adapter merged into its weights (`W + scale · B A`,
-/// through the loading hook, so the model keeps its fast fused layout).
-pub fn load_with_adapter(
-    source: &indievalue_llm::ModelSource,
-    options: &indievalue_llm::LoadOptions,
-    dir: &Path,
-) -> Result<indievalue_llm::LoadedModel> {
-    let config = read_config(dir)?;
-    let weights_path = dir.join(ADAPTER_WEIGHTS_FILE);
-    let mut tensors = crate::tensors::read_safetensors(&weights_path, &options.device)?;
-    let what = weights_path.display().to_string();
-    let mut merged = 0usize;
-    let loaded = indievalue_llm::load_model_with(source, options, |name, w| {
-        let target = config.targets.iter().find_map(|&p| {
+/// A PEFT adapter merged into base weights as they load: `W + scale · B A` for every adapted
+/// projection (in f32, then in the weight's dtype), every other weight as it is.
+pub struct AdapterMerge {
+    config: LoraConfig,
+    tensors: std::collections::HashMap<String, Tensor>,
+    what: String,
+    merged: usize,
+}
+
+impl AdapterMerge {
+    /// Reads the adapter in `dir` (`adapter_config.json`, `adapter_model.safetensors`).
+    pub fn read(dir: &Path, device: &indievalue_llm::Device) -> Result<AdapterMerge> {
+        let config = read_config(dir)?;
+        let weights_path = dir.join(ADAPTER_WEIGHTS_FILE);
+        let tensors = crate::tensors::read_safetensors(&weights_path, device)?;
+        Ok(AdapterMerge {
+            config,
+            tensors: tensors.into_iter().collect(),
+            what: weights_path.display().to_string(),
+            merged: 0,
+        })
+    }
+
+    /// The weight `w` of Hugging Face name `name`, with the adapter's delta added if it adapts
+    /// it (for a loading hook).
+    pub fn apply(&mut self, name: &str, w: Tensor) -> indievalue_llm::Result<Tensor> {
+        let target = self.config.targets.iter().find_map(|&p| {
             let rest = name.strip_prefix("model.layers.")?;
             let (layer, tail) = rest.split_once('.')?;
             (tail == format!("{}.weight", p.path())).then(|| (layer.parse::<usize>().ok(), p))
         });
         let Some((Some(layer), p)) = target else {
-            return Ok(indievalue_llm::HookedWeight::Tensor(w));
+            return Ok(w);
         };
+        let what = &self.what;
         let fail = |message: String| indievalue_llm::Error::Input(format!("{what}: {message}"));
         let (a, b) = (peft_key(layer, p, 'A'), peft_key(layer, p, 'B'));
-        let (Some(a), Some(b)) = (tensors.remove(&a), tensors.remove(&b)) else {
+        let (Some(a), Some(b)) = (self.tensors.remove(&a), self.tensors.remove(&b)) else {
             return Err(fail(format!("no lora_A/lora_B for {name}")));
         };
         let branch = LowRank {
             a,
             b,
-            scale: config.scale(),
+            scale: self.config.scale(),
             dropout: 0.0,
         };
         let delta = branch.delta().map_err(|e| fail(e.to_string()))?;
@@ -360,21 +374,43 @@ pub fn load_with_adapter(
             .and_then(|w32| w32 + delta.to_dtype(DType::F32)?)
             .and_then(|t| t.to_dtype(w.dtype()))
             .map_err(|e| fail(format!("{name}: {e}")))?;
-        merged += 1;
-        Ok(indievalue_llm::HookedWeight::Tensor(sum))
+        self.merged += 1;
+        Ok(sum)
+    }
+
+    /// Checks that every tensor of the adapter was used and some weight was adapted; the number
+    /// of weights merged.
+    pub fn finish(self) -> Result<usize> {
+        if let Some(extra) = self.tensors.keys().next() {
+            return Err(Error::Adapter {
+                what: self.what,
+                message: format!("tensor {extra} does not belong to the configured LoRA modules"),
+            });
+        }
+        if self.merged == 0 {
+            return Err(Error::Adapter {
+                what: self.what,
+                message: "no weight of the model was adapted".into(),
+            });
+        }
+        Ok(self.merged)
+    }
+}
+
+/// Loads a model for inference with a PEFT adapter merged into its weights (`W + scale · B A`,
+/// through the loading hook, so the model keeps its fast fused layout).
+pub fn load_with_adapter(
+    source: &indievalue_llm::ModelSource,
+    options: &indievalue_llm::LoadOptions,
+    dir: &Path,
+) -> Result<indievalue_llm::LoadedModel> {
+    let mut merge = AdapterMerge::read(dir, &options.device)?;
+    let loaded = indievalue_llm::load_model_with(source, options, |name, w| {
+        merge
+            .apply(name, w)
+            .map(indievalue_llm::HookedWeight::Tensor)
     })?;
-    if let Some(extra) = tensors.keys().next() {
-        return Err(Error::Adapter {
-            what,
-            message: format!("tensor {extra} does not belong to the configured LoRA modules"),
-        });
-    }
-    if merged == 0 {
-        return Err(Error::Adapter {
-            what,
-            message: "no weight of the model was adapted".into(),
-        });
-    }
+    merge.finish()?;
     Ok(loaded)
 }
 

@@ -17,7 +17,7 @@
 use crate::data::{IGNORE_INDEX, SupervisedExample};
 use crate::{Error, Result};
 use candle_core::backprop::GradStore;
-use candle_core::{D, DType, Tensor, Var};
+use candle_core::{DType, Tensor, Var};
 use indievalue_llm::{DropoutStream, Llama, TokenBatch};
 use serde::{Deserialize, Serialize};
 
@@ -35,10 +35,10 @@ pub struct PassOptions {
 }
 
 impl Default for PassOptions {
-    /// Chunks of 1,024 positions, no checkpointing.
+    /// Chunks of 128 positions, no checkpointing.
     fn default() -> Self {
         PassOptions {
-            loss_chunk: 1024,
+            loss_chunk: 128,
             checkpointing: false,
         }
     }
@@ -114,7 +114,6 @@ fn head(
     for (pos, tgt) in t.positions.chunks(chunk).zip(t.targets.chunks(chunk)) {
         let part = || -> candle_core::Result<Tensor> {
             let idx = Tensor::new(pos, device)?;
-            let tgt = Tensor::new(tgt, device)?.unsqueeze(1)?;
             let picked = top.index_select(&idx, 0)?;
             let normed = model
                 .final_norm(&picked)
@@ -123,8 +122,7 @@ fn head(
                 .logits(&normed)
                 .map_err(|e| candle_core::Error::Msg(e.to_string()))?
                 .to_dtype(DType::F32)?;
-            let log_probs = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
-            log_probs.gather(&tgt, 1)?.sum_all()?.neg()
+            indievalue_llm::summed_cross_entropy(&logits, tgt)
         };
         let part = part().map_err(candle("loss"))?;
         loss += f64::from(part.to_scalar::<f32>().map_err(candle("loss"))?);

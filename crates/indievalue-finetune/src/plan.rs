@@ -38,6 +38,29 @@ pub struct PlanSpec {
     pub loss_chunk: usize,
     /// Supervised positions per micro-batch (`None`: every position).
     pub supervised: Option<usize>,
+    /// How attention runs (see [`AttentionKernel::for_device`]).
+    pub attention: AttentionKernel,
+}
+
+/// How the model's attention runs while training, which decides what it keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum AttentionKernel {
+    /// The CPU's fused causal op (f32): no `[heads, len, len]` tensor kept.
+    Fused,
+    /// candle's composed ops (other devices and dtypes): scores, masked scores, shifted,
+    /// exponentials and probabilities kept per layer.
+    Composed,
+}
+
+impl AttentionKernel {
+    /// What the model uses on `device` in `dtype`.
+    pub fn for_device(device: &indievalue_llm::Device, dtype: DType) -> AttentionKernel {
+        if device.is_cpu() && dtype == DType::F32 {
+            AttentionKernel::Fused
+        } else {
+            AttentionKernel::Composed
+        }
+    }
 }
 
 /// One line of a plan.
@@ -64,7 +87,7 @@ pub struct MemoryPlan {
 
 /// Bytes of the process itself (code, tokenizer, allocator, thread stacks), measured on the
 /// CPU with SmolLM2 loaded and nothing run (resident set minus the weights).
-pub const RUNTIME_BYTES: u64 = 120 << 20;
+pub const RUNTIME_BYTES: u64 = 64 << 20;
 
 impl MemoryPlan {
     /// The total of the fixed parts.
@@ -160,8 +183,11 @@ fn layer_graph_bytes(c: &LlamaConfig, spec: &PlanSpec, t: u64, rows: u64) -> u64
     let heads = t * (q + 2 * kv) * b;
     let rotary = t * (q + kv) * b * 9 / 2;
     let attention_out = 3 * t * q * b;
-    // Scores, masked scores, shifted, exponentials, probabilities.
-    let attention = 5 * scores * b;
+    // Composed: scores, masked scores, shifted, exponentials, probabilities.
+    let attention = match spec.attention {
+        AttentionKernel::Composed => 5 * scores * b,
+        AttentionKernel::Fused => 0,
+    };
     let mlp = 2 * t * f * b;
     let residuals = 2 * t * h * b;
     2 * norm + projections + heads + rotary + attention_out + attention + mlp + residuals
@@ -230,25 +256,84 @@ pub fn plan(config: &LlamaConfig, spec: &PlanSpec) -> MemoryPlan {
     let supervised = spec.supervised.unwrap_or(spec.seq_len * spec.batch_size) as u64;
     let chunk = supervised.min(spec.loss_chunk.max(1) as u64);
     let v = c.vocab_size as u64;
-    // Logits (+ an f32 copy in 16 bits), shifted, exponentials, log-probabilities, and in the
-    // backward pass the scattered gradient, its running sum and the softmax's product.
-    let head = chunk * v * (b + if b != 4 { 4 } else { 0 } + 6 * 4);
+    // Logits (in the compute dtype) and, in f32, about twelve logits-sized tensors at the
+    // chunk's peak: log-softmax's shifted, exponentials and log-probabilities, and in the
+    // backward pass the gathered gradient's scatter with the zeros and sums candle's backward
+    // pass builds around each (measured on the CPU: +1.04 GB for 448 more positions of
+    // SmolLM2's 49,152 logits, 11.8 such tensors).
     activations.push(PlanItem {
         name: format!("head: {chunk} positions x {v} logits"),
-        bytes: head + t * h * 4,
+        bytes: chunk * v * (b + 12 * 4) + t * h * 4,
     });
     let len = spec.seq_len as u64;
     let scores = rows * c.num_attention_heads as u64 * len * len;
     let f = c.intermediate_size as u64;
+    // The backward pass of one layer: the softmax's gradients (composed) or one query block's
+    // (fused), the MLP's gradients, the layer's input and output gradients.
+    let attention_working = match spec.attention {
+        AttentionKernel::Composed => 4 * scores * b,
+        AttentionKernel::Fused => 3 * rows * 128 * len * 4,
+    };
     activations.push(PlanItem {
         name: "backward working set".into(),
-        bytes: 4 * scores * b + 4 * t * f * b,
+        bytes: attention_working + 4 * t * f * b + 2 * t * h * 4,
     });
+    if spec.lora.is_none() && b != 4 {
+        // Gradients arrive in the compute dtype before their f32 sum: one layer's with
+        // checkpointing, every weight's without.
+        let per_layer: u64 = Projection::ALL
+            .iter()
+            .map(|&p| {
+                let (i, o) = widths(c, p);
+                i * o
+            })
+            .sum();
+        let pending = if spec.checkpointing {
+            per_layer.max(v * h)
+        } else {
+            parameters
+        };
+        activations.push(PlanItem {
+            name: format!("gradients in {:?} before their f32 sum", spec.dtype),
+            bytes: pending * b,
+        });
+    }
     MemoryPlan {
         parameters,
         trained_parameters: trained,
         fixed,
         activations,
+    }
+}
+
+impl std::fmt::Display for MemoryPlan {
+    /// A table: every part in GiB, the fixed total, the activations' total and the sum.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "parameters {} ({} trained)",
+            self.parameters, self.trained_parameters
+        )?;
+        for item in &self.fixed {
+            writeln!(f, "  {:<44} {:>12}", item.name, gib(item.bytes))?;
+        }
+        writeln!(
+            f,
+            "  {:<44} {:>12}",
+            "= weights, trained state, runtime",
+            gib(self.fixed_bytes())
+        )?;
+        writeln!(f, "activations per micro-batch")?;
+        for item in &self.activations {
+            writeln!(f, "  {:<44} {:>12}", item.name, gib(item.bytes))?;
+        }
+        writeln!(
+            f,
+            "  {:<44} {:>12}",
+            "= activations",
+            gib(self.activation_bytes())
+        )?;
+        write!(f, "total {}", gib(self.total_bytes()))
     }
 }
 

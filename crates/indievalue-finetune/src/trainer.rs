@@ -74,7 +74,7 @@ impl Default for TrainConfig {
             shuffle: true,
             save_every: None,
             eval_every: None,
-            loss_chunk: 1024,
+            loss_chunk: 128,
             gradient_checkpointing: false,
         }
     }
@@ -374,16 +374,10 @@ impl<'a> Trainer<'a> {
                 .collect::<Result<_>>()?;
             let (norm, factor) = clip_factor(&grads, self.config.max_grad_norm.unwrap_or(0.0))?;
             let clipping = self.config.max_grad_norm.is_some_and(|m| m > 0.0);
-            let grads = if clipping {
-                grads
-                    .into_iter()
-                    .map(|g| (g * factor).map_err(candle("clipping")))
-                    .collect::<Result<Vec<_>>>()?
-            } else {
-                grads
-            };
+            let grad_scale = if clipping { factor } else { 1.0 };
             let lr = self.config.optimizer.lr * linear_schedule(s, warmup, total);
-            adamw_step(&mut self.params, &grads, &self.config.optimizer, lr, s + 1)?;
+            let optimizer = &self.config.optimizer;
+            adamw_step(&mut self.params, &grads, optimizer, lr, s + 1, grad_scale)?;
             let secs = clock.elapsed().as_secs_f64();
             let log = StepLog {
                 step: s + 1,
@@ -490,9 +484,15 @@ impl<'a> Trainer<'a> {
 
 impl Trainable {
     /// Writes the result into `out`: a LoRA adapter as PEFT's `save_pretrained` does, or every
-    /// weight as `model.safetensors` with Hugging Face names (plus `config.json` copied from
-    /// `config`, when given).
-    pub fn save(&self, out: &Path, base_model: &str, config: Option<&Path>) -> Result<()> {
+    /// weight as a Hugging Face model directory (`model.safetensors`, sharded past 5 GB, with
+    /// `config.json` and the tokenizer's files when `files` gives them: see
+    /// [`crate::export::config_and_tokenizer`]).
+    pub fn save(
+        &self,
+        out: &Path,
+        base_model: &str,
+        files: Option<&crate::export::ConfigAndTokenizer>,
+    ) -> Result<()> {
         match self {
             Trainable::Lora(adapter) => adapter.save(out, base_model),
             Trainable::Full(vars) => {
@@ -500,14 +500,16 @@ impl Trainable {
                     .iter()
                     .map(|(n, v)| (n.clone(), v.as_tensor().clone()))
                     .collect();
-                crate::tensors::write_safetensors(
-                    &out.join("model.safetensors"),
-                    &tensors,
-                    Some("pt"),
-                )?;
-                if let Some(c) = config.filter(|c| c.exists()) {
-                    let text = indievalue_files::read_to_string(c)?;
-                    indievalue_files::write_atomic(&out.join("config.json"), text.as_bytes())?;
+                let max = crate::export::MAX_SHARD_BYTES;
+                match files {
+                    Some(files) => {
+                        crate::export::write_model_directory(out, &tensors, files, max)?;
+                    }
+                    None => crate::tensors::write_safetensors(
+                        &out.join("model.safetensors"),
+                        &tensors,
+                        Some("pt"),
+                    )?,
                 }
                 Ok(())
             }

@@ -12,6 +12,7 @@
 //! On other devices and dtypes the model composes candle's ops instead (their CUDA kernels
 //! are fast there); this op's CUDA forward is therefore never asked for.
 
+use crate::fused_cpu::exp_shifted;
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Storage, Tensor};
 use rayon::prelude::*;
@@ -125,11 +126,6 @@ fn product(
     into_f32s(lhs.matmul(rhs, (1, m, n, k), lhs_l, rhs_l)?)
 }
 
-/// Whether query `i` of a row sees key `j`.
-fn visible(valid: &[bool], i: usize, j: usize) -> bool {
-    j == i || (j < i && valid[j])
-}
-
 /// Scores of queries `i0..i0+b` against keys `0..keys` into probabilities, in place; with
 /// `lse` given (backward) they are `exp(s - lse)`, else the softmax, whose log-sum-exp is
 /// written into `lse_out`.
@@ -141,48 +137,53 @@ fn probabilities(
     lse: Option<&[f32]>,
     lse_out: &mut [f32],
 ) {
+    let padded = valid[..keys].iter().any(|v| !v);
     scores
         .par_chunks_mut(keys)
         .zip(lse_out.par_iter_mut())
         .enumerate()
         .for_each(|(row, (s, out))| {
             let i = i0 + row;
-            match lse {
-                Some(l) => {
-                    let l = l[row];
-                    for (j, x) in s.iter_mut().enumerate() {
-                        *x = if visible(valid, i, j) {
-                            (*x - l).exp()
-                        } else {
-                            0.0
-                        };
+            // Query i sees keys 0..=i, less the padding before it.
+            let (seen, unseen) = s.split_at_mut(i + 1);
+            unseen.fill(0.0);
+            if padded {
+                for (j, x) in seen[..i].iter_mut().enumerate() {
+                    if !valid[j] {
+                        *x = f32::NEG_INFINITY;
                     }
                 }
+            }
+            match lse {
+                Some(l) => exp_shifted(seen, l[row]),
                 None => {
-                    let mut max = f32::NEG_INFINITY;
-                    for (j, &x) in s.iter().enumerate() {
-                        if visible(valid, i, j) && x > max {
-                            max = x;
-                        }
+                    let max = seen.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+                    exp_shifted(seen, max);
+                    if padded {
+                        zero_padding(seen, valid);
                     }
-                    let mut sum = 0f32;
-                    for (j, x) in s.iter_mut().enumerate() {
-                        *x = if visible(valid, i, j) {
-                            let e = (*x - max).exp();
-                            sum += e;
-                            e
-                        } else {
-                            0.0
-                        };
-                    }
+                    let sum: f32 = seen.iter().sum();
                     let inv = 1.0 / sum;
-                    for x in s.iter_mut() {
+                    for x in seen.iter_mut() {
                         *x *= inv;
                     }
                     *out = max + sum.ln();
                 }
             }
+            if padded {
+                zero_padding(seen, valid);
+            }
         });
+}
+
+/// Zeroes the keys before the last that are padding.
+fn zero_padding(seen: &mut [f32], valid: &[bool]) {
+    let last = seen.len() - 1;
+    for (x, &v) in seen[..last].iter_mut().zip(valid) {
+        if !v {
+            *x = 0.0;
+        }
+    }
 }
 
 fn cpu(s: &Storage) -> candle_core::Result<&CpuStorage> {
@@ -352,6 +353,11 @@ impl CustomOp3 for CausalAttention {
 mod tests {
     use super::*;
     use candle_core::{D, Device, Var};
+
+    /// Whether query `i` of a row sees key `j` (the model's mask).
+    fn visible(valid: &[bool], i: usize, j: usize) -> bool {
+        j == i || (j < i && valid[j])
+    }
 
     /// The composed reference: scores, the model's mask, softmax, values.
     fn composed(q: &Tensor, k: &Tensor, v: &Tensor, valid: &[bool], group: usize) -> Tensor {

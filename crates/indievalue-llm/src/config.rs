@@ -91,6 +91,22 @@ struct HfConfig {
     hidden_act: Option<String>,
 }
 
+/// `x` as the shortest decimal that reads back to the same f32 (GGUF stores f32: 1e-5, not
+/// 9.999999747378752e-6).
+fn shortest(x: f64) -> f64 {
+    format!("{}", x as f32).parse().unwrap_or(x)
+}
+
+fn llama3_json(factor: f64, low: f64, high: f64, original: f64) -> serde_json::Value {
+    serde_json::json!({
+        "rope_type": "llama3",
+        "factor": factor,
+        "low_freq_factor": low,
+        "high_freq_factor": high,
+        "original_max_position_embeddings": original as u64,
+    })
+}
+
 fn default_eps() -> f64 {
     1e-6
 }
@@ -344,8 +360,158 @@ impl LlamaConfig {
             .collect()
     }
 
+    /// A Hugging Face `config.json` for these hyper-parameters (`LlamaForCausalLM`, weights
+    /// stored in `dtype`), as transformers reads it. GGUF files store Llama 3.1's rope scaling
+    /// as per-frequency factors; they are written back as the `llama3` scaling they match
+    /// (factor 8 or 32, low 1, high 4, 8,192 original positions), and any other factors are an
+    /// error: `config.json` cannot express them.
+    pub fn to_hf_config(&self, dtype: candle_core::DType) -> Result<serde_json::Value> {
+        let rope_scaling = match &self.rope_scaling {
+            RopeScaling::None => serde_json::Value::Null,
+            RopeScaling::Llama3 {
+                factor,
+                low_freq_factor,
+                high_freq_factor,
+                original_max_position_embeddings,
+            } => llama3_json(
+                *factor,
+                *low_freq_factor,
+                *high_freq_factor,
+                *original_max_position_embeddings,
+            ),
+            RopeScaling::FrequencyFactors(factors) => self.llama3_matching(factors)?,
+        };
+        let dtype = match dtype {
+            candle_core::DType::F32 => "float32",
+            candle_core::DType::BF16 => "bfloat16",
+            candle_core::DType::F16 => "float16",
+            other => {
+                return Err(Error::Config {
+                    origin: "config.json".into(),
+                    message: format!("no Hugging Face name for dtype {other:?}"),
+                });
+            }
+        };
+        Ok(serde_json::json!({
+            "architectures": ["LlamaForCausalLM"],
+            "model_type": "llama",
+            "hidden_size": self.hidden_size,
+            "intermediate_size": self.intermediate_size,
+            "num_hidden_layers": self.num_hidden_layers,
+            "num_attention_heads": self.num_attention_heads,
+            "num_key_value_heads": self.num_key_value_heads,
+            "head_dim": self.head_dim,
+            "vocab_size": self.vocab_size,
+            "rms_norm_eps": shortest(self.rms_norm_eps),
+            "rope_theta": shortest(self.rope_theta),
+            "rope_scaling": rope_scaling,
+            "tie_word_embeddings": self.tie_word_embeddings,
+            "max_position_embeddings": self.max_position_embeddings,
+            "hidden_act": "silu",
+            "attention_bias": false,
+            "mlp_bias": false,
+            "attention_dropout": 0.0,
+            "initializer_range": 0.02,
+            "pretraining_tp": 1,
+            "use_cache": true,
+            "torch_dtype": dtype,
+        }))
+    }
+
+    /// The `llama3` rope scaling whose frequencies these per-frequency factors give.
+    fn llama3_matching(&self, factors: &[f32]) -> Result<serde_json::Value> {
+        let plain = LlamaConfig {
+            rope_scaling: RopeScaling::None,
+            ..self.clone()
+        }
+        .inverse_frequencies();
+        let want: Vec<f32> = plain.iter().zip(factors).map(|(f, k)| f / k).collect();
+        for factor in [8.0, 32.0, 16.0, 4.0] {
+            let scaling = RopeScaling::Llama3 {
+                factor,
+                low_freq_factor: 1.0,
+                high_freq_factor: 4.0,
+                original_max_position_embeddings: 8192.0,
+            };
+            let got = LlamaConfig {
+                rope_scaling: scaling,
+                ..self.clone()
+            }
+            .inverse_frequencies();
+            let close = got.len() == want.len()
+                && got
+                    .iter()
+                    .zip(&want)
+                    .all(|(a, b)| (a - b).abs() <= 1e-4 * b.abs());
+            if close {
+                return Ok(llama3_json(factor, 1.0, 4.0, 8192.0));
+            }
+        }
+        Err(Error::Config {
+            origin: "config.json".into(),
+            message: "the GGUF file's rope frequency factors (rope_freqs.weight) match no llama3 rope scaling (factor 4, 8, 16 or 32, low 1, high 4, 8192 positions); config.json cannot express them".into(),
+        })
+    }
+
     /// Number of query heads sharing one key/value head.
     pub fn group_size(&self) -> usize {
         self.num_attention_heads / self.num_key_value_heads
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn llama31() -> LlamaConfig {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../fixtures/configs/llama-3.1-8b.json"
+        );
+        LlamaConfig::from_file(path).unwrap()
+    }
+
+    #[test]
+    fn a_written_config_reads_back_the_same() {
+        let c = llama31();
+        let json = c.to_hf_config(candle_core::DType::BF16).unwrap();
+        assert_eq!(json["torch_dtype"], "bfloat16");
+        let back = LlamaConfig::from_json_str(&json.to_string(), "written").unwrap();
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn gguf_frequency_factors_become_the_llama3_scaling_they_match_or_an_error() {
+        let c = llama31();
+        let plain = LlamaConfig {
+            rope_scaling: RopeScaling::None,
+            ..c.clone()
+        }
+        .inverse_frequencies();
+        let scaled = c.inverse_frequencies();
+        // llama.cpp stores divisors: scaled = plain / factor.
+        let factors: Vec<f32> = plain.iter().zip(&scaled).map(|(p, s)| p / s).collect();
+        let from_gguf = LlamaConfig {
+            rope_scaling: RopeScaling::FrequencyFactors(factors.clone()),
+            ..c.clone()
+        };
+        let json = from_gguf.to_hf_config(candle_core::DType::F32).unwrap();
+        assert_eq!(json["rope_scaling"]["rope_type"], "llama3");
+        assert_eq!(json["rope_scaling"]["factor"], 8.0);
+        let back = LlamaConfig::from_json_str(&json.to_string(), "written").unwrap();
+        assert_eq!(back.rope_scaling, c.rope_scaling);
+
+        let mut odd = factors;
+        odd[0] *= 3.0;
+        let odd = LlamaConfig {
+            rope_scaling: RopeScaling::FrequencyFactors(odd),
+            ..c
+        };
+        match odd.to_hf_config(candle_core::DType::F32) {
+            Err(Error::Config { message, .. }) => {
+                assert!(message.contains("cannot express"), "{message}")
+            }
+            other => panic!("expected a config error, got {other:?}"),
+        }
     }
 }

@@ -267,6 +267,33 @@ where
     }
 }
 
+/// The hyper-parameters of a model without loading its weights: from a directory's (or hub
+/// repository's) `config.json`, a GGUF file's metadata and tensor list, or a `config.json` file
+/// named directly (a [`ModelSource::Directory`] whose path is a file).
+pub fn read_model_config(source: &ModelSource, hub: &HubOptions) -> Result<LlamaConfig> {
+    match source {
+        ModelSource::Directory(path) if path.is_file() => LlamaConfig::from_file(path),
+        ModelSource::Directory(dir) => LlamaConfig::from_file(dir.join("config.json")),
+        ModelSource::Hub { repo, revision } => {
+            LlamaConfig::from_file(DirectoryFiles::hub(repo, revision, hub)?.config)
+        }
+        ModelSource::Gguf(path) => {
+            let meta = GgufMetadata::read(path)?;
+            let mut config = LlamaConfig::from_gguf(&meta, path)?;
+            let mut file = std::fs::File::open(path).map_err(|source| Error::Io {
+                path: path.to_owned(),
+                source,
+            })?;
+            let content = gguf_file::Content::read(&mut file).map_err(|e| Error::WeightFile {
+                path: path.to_owned(),
+                message: format!("not a readable GGUF file: {e}"),
+            })?;
+            config.tie_word_embeddings = !content.tensor_infos.contains_key("output.weight");
+            Ok(config)
+        }
+    }
+}
+
 /// The files of a safetensors model.
 struct DirectoryFiles {
     config: PathBuf,

@@ -7,6 +7,7 @@ use crate::batch::TokenBatch;
 use crate::cache::KvCache;
 use crate::config::LlamaConfig;
 use crate::frozen::frozen_linear;
+use crate::fused_cpu::{RmsNorm, Rotary, RotaryTables};
 use crate::low_rank::{DropoutStream, LowRank, Projection};
 use crate::{Error, Result};
 use candle_core::{D, DType, Device, Tensor};
@@ -118,8 +119,16 @@ pub struct DecoderInputs {
     cos: Tensor,
     sin: Tensor,
     mask: Option<Tensor>,
-    /// Per row and position: a real token (for the CPU's fused causal attention).
-    valid: Option<Arc<Vec<bool>>>,
+    /// What the CPU's fused ops need (`None`: compose candle's ops).
+    fused: Option<FusedInputs>,
+}
+
+/// The CPU's fused kernels' view of a batch.
+#[derive(Debug, Clone)]
+struct FusedInputs {
+    /// Per row and position: a real token.
+    valid: Arc<Vec<bool>>,
+    tables: Arc<RotaryTables>,
 }
 
 struct Block {
@@ -614,12 +623,16 @@ impl Llama {
         let build = || -> candle_core::Result<DecoderInputs> {
             let (cos, sin) = self.rotary(&positions, batch.rows(), batch.len())?;
             let mask = self.mask(batch, 0, &|_, _| true)?;
-            let valid = Some(Arc::new(batch.valid().to_vec()));
+            let probe = Tensor::zeros(1, self.dtype, &self.device)?;
+            let fused = self.fused_cpu(&probe).then(|| FusedInputs {
+                valid: Arc::new(batch.valid().to_vec()),
+                tables: Arc::new(self.rotary_tables(&positions, batch.rows(), batch.len())),
+            });
             Ok(DecoderInputs {
                 cos,
                 sin,
                 mask,
-                valid,
+                fused,
             })
         };
         build().map_err(candle("decoder inputs"))
@@ -653,7 +666,8 @@ impl Llama {
     /// The final RMS norm, on hidden states `[.., hidden]` (each position alone, so it may be
     /// applied to any subset of positions).
     pub fn final_norm(&self, x: &Tensor) -> Result<Tensor> {
-        self.norm(x, &self.norm).map_err(candle("final norm"))
+        self.norm_with(x, &self.norm, true)
+            .map_err(candle("final norm"))
     }
 
     fn embed(&self, batch: &TokenBatch) -> candle_core::Result<Tensor> {
@@ -676,6 +690,16 @@ impl Llama {
         rows: usize,
         len: usize,
     ) -> candle_core::Result<(Tensor, Tensor)> {
+        let t = self.rotary_tables(positions, rows, len);
+        let cos =
+            Tensor::from_vec(t.cos, (rows, len, t.half), &self.device)?.to_dtype(self.dtype)?;
+        let sin =
+            Tensor::from_vec(t.sin, (rows, len, t.half), &self.device)?.to_dtype(self.dtype)?;
+        Ok((cos, sin))
+    }
+
+    /// cos and sin of every position's angles, `[rows, len, head_dim / 2]` row-major.
+    fn rotary_tables(&self, positions: &[u32], rows: usize, len: usize) -> RotaryTables {
         let half = self.inv_freq.len();
         let mut cos = Vec::with_capacity(positions.len() * half);
         let mut sin = Vec::with_capacity(positions.len() * half);
@@ -686,9 +710,28 @@ impl Llama {
                 sin.push(angle.sin());
             }
         }
-        let cos = Tensor::from_vec(cos, (rows, len, half), &self.device)?.to_dtype(self.dtype)?;
-        let sin = Tensor::from_vec(sin, (rows, len, half), &self.device)?.to_dtype(self.dtype)?;
-        Ok((cos, sin))
+        RotaryTables {
+            cos,
+            sin,
+            rows,
+            len,
+            half,
+        }
+    }
+
+    /// Whether the CPU's fused differentiable ops serve tensors like `x`: differentiable
+    /// kernels, on the CPU, in f32.
+    fn fused_cpu(&self, x: &Tensor) -> bool {
+        self.kernels == Kernels::Differentiable && x.device().is_cpu() && x.dtype() == DType::F32
+    }
+
+    /// The RMS norm, as the CPU's fused op when `fused` (see [`Llama::fused_cpu`]).
+    fn norm_with(&self, x: &Tensor, w: &Tensor, fused: bool) -> candle_core::Result<Tensor> {
+        if fused && self.fused_cpu(x) {
+            let eps = self.config.rms_norm_eps as f32;
+            return x.contiguous()?.apply_op2(w, RmsNorm { eps });
+        }
+        self.norm(x, w)
     }
 
     fn norm(&self, x: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
@@ -766,8 +809,7 @@ impl Llama {
         &self,
         block: &Block,
         h: &Tensor,
-        cos: &Tensor,
-        sin: &Tensor,
+        inputs: &DecoderInputs,
         dropout: Option<&DropoutStream>,
     ) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
         let c = &self.config;
@@ -794,8 +836,16 @@ impl Llama {
                 )
             }
         };
-        let q = self.rope(&heads(q, c.num_attention_heads)?, cos, sin)?;
-        let k = self.rope(&heads(k, c.num_key_value_heads)?, cos, sin)?;
+        let rope = |x: Tensor| -> candle_core::Result<Tensor> {
+            match &inputs.fused {
+                Some(f) if self.fused_cpu(&x) => x.apply_op1(Rotary {
+                    tables: f.tables.clone(),
+                }),
+                _ => self.rope(&x, &inputs.cos, &inputs.sin),
+            }
+        };
+        let q = rope(heads(q, c.num_attention_heads)?)?;
+        let k = rope(heads(k, c.num_key_value_heads)?)?;
         let v = heads(v, c.num_key_value_heads)?;
         let q = (q * (1.0 / (d as f64).sqrt()))?.reshape((
             rows,
@@ -837,9 +887,10 @@ impl Llama {
         &self,
         block: &Block,
         x: &Tensor,
+        fused: bool,
         dropout: Option<&DropoutStream>,
     ) -> candle_core::Result<Tensor> {
-        let h = self.norm(x, &block.mlp_norm)?;
+        let h = self.norm_with(x, &block.mlp_norm, fused)?;
         let (gate, up) = match &block.projections {
             Projections::Separate { gate, up, .. } => {
                 (gate.forward(&h, dropout)?, up.forward(&h, dropout)?)
@@ -881,7 +932,7 @@ impl Llama {
                 cos: cos.clone(),
                 sin: sin.clone(),
                 mask: mask.clone(),
-                valid: None,
+                fused: None,
             };
             let (y, kv) =
                 self.block_forward(block, &x, &inputs, slot.take(), self.dropout.as_ref())?;
@@ -889,15 +940,6 @@ impl Llama {
             x = y;
         }
         self.norm(&x, &self.norm)
-    }
-
-    /// Whether attention over queries `q` runs as the CPU's fused causal op (differentiable
-    /// kernels on the CPU in f32, from position 0): no `[heads, len, len]` tensors kept.
-    fn fused_attention(&self, q: &Tensor) -> bool {
-        self.kernels == Kernels::Differentiable
-            && q.device().is_cpu()
-            && q.dtype() == DType::F32
-            && q.is_contiguous()
     }
 
     /// One decoder block on `x` `[rows, n, hidden]` after the keys and values `past` (if any):
@@ -911,17 +953,18 @@ impl Llama {
         dropout: Option<&DropoutStream>,
     ) -> candle_core::Result<(Tensor, (Tensor, Tensor))> {
         let (rows, n, _) = x.dims3()?;
-        let h = self.norm(x, &block.attn_norm)?;
-        let (q, k, v) = self.qkv(block, &h, &inputs.cos, &inputs.sin, dropout)?;
+        let fused = inputs.fused.is_some();
+        let h = self.norm_with(x, &block.attn_norm, fused)?;
+        let (q, k, v) = self.qkv(block, &h, inputs, dropout)?;
         let (k, v) = match past {
             None => (k, v),
             Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?),
         };
-        let out = match (&inputs.valid, self.fused_attention(&q)) {
-            (Some(valid), true) => q.apply_op3(
+        let out = match &inputs.fused {
+            Some(f) if self.fused_cpu(&q) && q.is_contiguous() => q.apply_op3(
                 &k,
                 &v,
-                CausalAttention::new(valid.clone(), self.config.group_size()),
+                CausalAttention::new(f.valid.clone(), self.config.group_size()),
             )?,
             _ => {
                 let scores = q.matmul(&k.t()?)?;
@@ -933,7 +976,7 @@ impl Llama {
             .o
             .forward(&self.merge_heads(&out, rows, n)?, dropout)?;
         let x = (x + attn)?;
-        Ok((self.mlp(block, &x, dropout)?, (k, v)))
+        Ok((self.mlp(block, &x, fused, dropout)?, (k, v)))
     }
 
     fn continuations(&self, prefix: &KvCache, batch: &TokenBatch) -> candle_core::Result<Tensor> {
@@ -963,7 +1006,13 @@ impl Llama {
                 candle_core::bail!("the prefix cache has no keys for a layer");
             };
             let h = self.norm(&x, &block.attn_norm)?;
-            let (q, k, v) = self.qkv(block, &h, &cos, &sin, self.dropout.as_ref())?;
+            let inputs = DecoderInputs {
+                cos: cos.clone(),
+                sin: sin.clone(),
+                mask: None,
+                fused: None,
+            };
+            let (q, k, v) = self.qkv(block, &h, &inputs, self.dropout.as_ref())?;
             // All continuations' queries against the prefix keys in one product:
             // [1, kvh, rows·gn, d] × [1, kvh, d, p].
             let q_all = q
@@ -996,7 +1045,7 @@ impl Llama {
                 .o
                 .forward(&self.merge_heads(&out, rows, n)?, self.dropout.as_ref())?;
             x = (x + attn)?;
-            x = self.mlp(block, &x, self.dropout.as_ref())?;
+            x = self.mlp(block, &x, false, self.dropout.as_ref())?;
         }
         self.norm(&x, &self.norm)
     }
