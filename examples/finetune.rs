@@ -185,8 +185,8 @@ fn print_plan(args: &Args) -> anyhow::Result<()> {
     };
     let ckpt = if spec.checkpointing { "with" } else { "without" };
     println!(
-        "{}: {what}, {} tokens x batch {}, {:?}, {ckpt} gradient checkpointing, attention {:?}",
-        args.model.model, spec.seq_len, spec.batch_size, spec.dtype, spec.attention
+        "{}: {what}, {} tokens x batch {}, {:?}, {ckpt} gradient checkpointing, kernels {:?}",
+        args.model.model, spec.seq_len, spec.batch_size, spec.dtype, spec.kernels
     );
     println!("{p}");
     let card = (args.plan_memory_gib * (1u64 << 30) as f64) as u64;

@@ -1,7 +1,7 @@
 //! The training flags (LoRA shape, optimizer, schedule, data order, checkpoints) shared by the
 //! examples that fine-tune (`finetune`), and what they turn into.
 
-use indievalue::finetune::plan::{AttentionKernel, PlanSpec};
+use indievalue::finetune::plan::{PlanSpec, TrainingKernels};
 use indievalue::finetune::{AdamWConfig, LoraConfig, LoraOverrides, TrainConfig};
 use indievalue::llm::{DType, Projection, parse_dtype};
 
@@ -108,7 +108,7 @@ impl TrainArgs {
 
     /// The memory plan of these settings for examples of `seq_len` tokens: full fine-tuning,
     /// or LoRA with these flags (or the starting adapter's rank and modules), in `dtype` on
-    /// `device` (the CPU in f32 runs the fused attention).
+    /// `device` (the CPU in f32 runs the fused kernels).
     #[allow(dead_code)]
     pub fn plan_spec(
         &self,
@@ -129,10 +129,10 @@ impl TrainArgs {
                 o.targets.or(from.map(|c| c.targets)).unwrap_or_else(|| Projection::ALL.to_vec());
             Some((r, targets))
         };
-        let attention = if device == "cpu" && dtype == DType::F32 {
-            AttentionKernel::Fused
+        let kernels = if device == "cpu" && dtype == DType::F32 {
+            TrainingKernels::Fused
         } else {
-            AttentionKernel::Composed
+            TrainingKernels::Composed
         };
         Ok(PlanSpec {
             seq_len,
@@ -143,7 +143,7 @@ impl TrainArgs {
             checkpointing: self.gradient_checkpointing,
             loss_chunk: self.loss_chunk,
             supervised: None,
-            attention,
+            kernels,
         })
     }
 }

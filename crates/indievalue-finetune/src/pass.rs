@@ -8,7 +8,7 @@
 //!   backpropagates `(output · upstream).sum()` through it, so one layer's activations exist at
 //!   a time;
 //! - frozen weights get no gradient at all (the model projects through
-//!   [`indievalue_llm::frozen_linear`] wherever a weight is not a variable).
+//!   [`indievalue_llm::linear`], which computes a weight's gradient only for a variable).
 //!
 //! Gradients are the loss's (summed cross-entropy times `scale`), equal to those of one
 //! backward pass through the whole graph ([`crate::summed_loss`]) up to summation order.

@@ -38,27 +38,29 @@ pub struct PlanSpec {
     pub loss_chunk: usize,
     /// Supervised positions per micro-batch (`None`: every position).
     pub supervised: Option<usize>,
-    /// How attention runs (see [`AttentionKernel::for_device`]).
-    pub attention: AttentionKernel,
+    /// Which kernels run (see [`TrainingKernels::for_device`]).
+    pub kernels: TrainingKernels,
 }
 
-/// How the model's attention runs while training, which decides what it keeps.
+/// Which kernels a training pass runs, which decides what it keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum AttentionKernel {
-    /// The CPU's fused causal op (f32): no `[heads, len, len]` tensor kept.
+pub enum TrainingKernels {
+    /// The CPU's fused ops in f32 (attention, RMS norm, rotary embedding, cross-entropy): no
+    /// `[heads, len, len]` tensor and no logits-sized intermediates kept.
     Fused,
-    /// candle's composed ops (other devices and dtypes): scores, masked scores, shifted,
-    /// exponentials and probabilities kept per layer.
+    /// candle's composed ops (other devices and dtypes): attention scores, masked scores,
+    /// shifted, exponentials and probabilities kept per layer, log-softmax in the head, and
+    /// activation-sized gradients of the broadcast norm weights and rotary tables.
     Composed,
 }
 
-impl AttentionKernel {
+impl TrainingKernels {
     /// What the model uses on `device` in `dtype`.
-    pub fn for_device(device: &indievalue_llm::Device, dtype: DType) -> AttentionKernel {
+    pub fn for_device(device: &indievalue_llm::Device, dtype: DType) -> TrainingKernels {
         if device.is_cpu() && dtype == DType::F32 {
-            AttentionKernel::Fused
+            TrainingKernels::Fused
         } else {
-            AttentionKernel::Composed
+            TrainingKernels::Composed
         }
     }
 }
@@ -85,9 +87,10 @@ pub struct MemoryPlan {
     pub activations: Vec<PlanItem>,
 }
 
-/// Bytes of the process itself (code, tokenizer, allocator, thread stacks), measured on the
-/// CPU with SmolLM2 loaded and nothing run (resident set minus the weights).
-pub const RUNTIME_BYTES: u64 = 64 << 20;
+/// Bytes of the process itself (code, tokenizer, allocator, thread stacks): measured on the
+/// CPU with SmolLM2 loaded and nothing run, the resident set less the weights (about 90 MB
+/// with mimalloc).
+pub const RUNTIME_BYTES: u64 = 96 << 20;
 
 impl MemoryPlan {
     /// The total of the fixed parts.
@@ -161,8 +164,16 @@ fn layer_graph_bytes(c: &LlamaConfig, spec: &PlanSpec, t: u64, rows: u64) -> u64
     let len = t / rows.max(1);
     let scores = rows * c.num_attention_heads as u64 * len * len;
     let wide = b != 4;
-    // rms_norm_slow: square, normalised, weighted (+ casts around an f32 core in 16 bits).
-    let norm = t * h * if wide { 4 + 4 + 4 + b + b } else { 12 };
+    let fused = spec.kernels == TrainingKernels::Fused;
+    // Fused: the output. rms_norm_slow: square, normalised, weighted (+ casts around an f32
+    // core in 16 bits).
+    let norm = t
+        * h
+        * match (fused, wide) {
+            (true, _) => b,
+            (false, true) => 4 + 4 + 4 + b + b,
+            (false, false) => 12,
+        };
     let projection = |p: Projection| -> u64 {
         let (i, o) = widths(c, p);
         let base = t * o * b;
@@ -178,19 +189,34 @@ fn layer_graph_bytes(c: &LlamaConfig, spec: &PlanSpec, t: u64, rows: u64) -> u64
         }
     };
     let projections: u64 = Projection::ALL.iter().map(|&p| projection(p)).sum();
-    // Head split (contiguous copies), rotary (negated half, joined, two products, sum),
-    // query scaling, attention output, merged heads.
+    // Head split (contiguous copies), rotary (fused: the output; composed: negated half,
+    // joined, two products, sum), query scaling, attention output, merged heads.
     let heads = t * (q + 2 * kv) * b;
-    let rotary = t * (q + kv) * b * 9 / 2;
+    let rotary = if fused {
+        t * (q + kv) * b
+    } else {
+        t * (q + kv) * b * 9 / 2
+    };
     let attention_out = 3 * t * q * b;
     // Composed: scores, masked scores, shifted, exponentials, probabilities.
-    let attention = match spec.attention {
-        AttentionKernel::Composed => 5 * scores * b,
-        AttentionKernel::Fused => 0,
+    let attention = match spec.kernels {
+        TrainingKernels::Composed => 5 * scores * b,
+        TrainingKernels::Fused => 0,
     };
     let mlp = 2 * t * f * b;
     let residuals = 2 * t * h * b;
-    2 * norm + projections + heads + rotary + attention_out + attention + mlp + residuals
+    // Composed: the backward pass keeps a gradient for each broadcast copy of the norm
+    // weights and rotary tables (two each) until its gradient store is dropped.
+    let leaf_gradients = if fused { 0 } else { 2 * t * (q + kv + h) * b };
+    2 * norm
+        + projections
+        + heads
+        + rotary
+        + attention_out
+        + attention
+        + mlp
+        + residuals
+        + leaf_gradients
 }
 
 /// The plan of `spec` on a model of `config`.
@@ -227,6 +253,32 @@ pub fn plan(config: &LlamaConfig, spec: &PlanSpec) -> MemoryPlan {
         name: "AdamW moments (f32)".into(),
         bytes: trained * 8,
     });
+    // The optimizer's new weights and moments of one tensor (fused on the CPU) or its
+    // intermediates (composed), while the old ones still exist.
+    let largest = match &spec.lora {
+        Some((r, targets)) => targets
+            .iter()
+            .map(|&p| {
+                let (i, o) = widths(c, p);
+                *r as u64 * i.max(o)
+            })
+            .max()
+            .unwrap_or(0),
+        None => indievalue_llm::weight_shapes(c)
+            .iter()
+            .map(|(_, s)| s.iter().product::<usize>() as u64)
+            .max()
+            .unwrap_or(0),
+    };
+    let optimizer_tensors = if spec.kernels == TrainingKernels::Fused {
+        3
+    } else {
+        6
+    };
+    fixed.push(PlanItem {
+        name: "optimizer step working set".into(),
+        bytes: largest * 4 * optimizer_tensors,
+    });
     fixed.push(PlanItem {
         name: "runtime".into(),
         bytes: RUNTIME_BYTES,
@@ -256,23 +308,29 @@ pub fn plan(config: &LlamaConfig, spec: &PlanSpec) -> MemoryPlan {
     let supervised = spec.supervised.unwrap_or(spec.seq_len * spec.batch_size) as u64;
     let chunk = supervised.min(spec.loss_chunk.max(1) as u64);
     let v = c.vocab_size as u64;
-    // Logits (in the compute dtype) and, in f32, about twelve logits-sized tensors at the
-    // chunk's peak: log-softmax's shifted, exponentials and log-probabilities, and in the
-    // backward pass the gathered gradient's scatter with the zeros and sums candle's backward
-    // pass builds around each (measured on the CPU: +1.04 GB for 448 more positions of
-    // SmolLM2's 49,152 logits, 11.8 such tensors).
+    // Logits (in the compute dtype) and logits-sized f32 tensors at the chunk's peak. Fused
+    // cross-entropy: about four (the f32 logits, their gradient, its copy, the zeros and sum
+    // candle's backward pass builds; measured on the CPU: +398 MB for 448 more positions of
+    // SmolLM2's 49,152 logits, 4.5 such tensors). Composed: about twelve (log-softmax's
+    // shifted, exponentials and log-probabilities, the gathered gradient's scatter and the
+    // zeros and sums around each; measured +1.04 GB, 11.8 tensors).
+    let head_tensors = if spec.kernels == TrainingKernels::Fused {
+        4
+    } else {
+        12
+    };
     activations.push(PlanItem {
         name: format!("head: {chunk} positions x {v} logits"),
-        bytes: chunk * v * (b + 12 * 4) + t * h * 4,
+        bytes: chunk * v * (b + head_tensors * 4) + t * h * 4,
     });
     let len = spec.seq_len as u64;
     let scores = rows * c.num_attention_heads as u64 * len * len;
     let f = c.intermediate_size as u64;
     // The backward pass of one layer: the softmax's gradients (composed) or one query block's
     // (fused), the MLP's gradients, the layer's input and output gradients.
-    let attention_working = match spec.attention {
-        AttentionKernel::Composed => 4 * scores * b,
-        AttentionKernel::Fused => 3 * rows * 128 * len * 4,
+    let attention_working = match spec.kernels {
+        TrainingKernels::Composed => 4 * scores * b,
+        TrainingKernels::Fused => 3 * rows * 128 * len * 4,
     };
     activations.push(PlanItem {
         name: "backward working set".into(),

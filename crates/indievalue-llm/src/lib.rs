@@ -56,10 +56,10 @@ mod batch;
 mod cache;
 mod chat;
 mod config;
-mod frozen;
 mod fused_cpu;
 pub mod generate;
 mod gguf;
+mod linear;
 mod load;
 mod low_rank;
 mod model;
@@ -72,12 +72,12 @@ pub use candle_core;
 pub use candle_core::{DType, Device, Tensor, Var};
 pub use chat::{ChatMessage, ChatTemplate};
 pub use config::{LlamaConfig, RopeScaling};
-pub use frozen::frozen_linear;
 pub use fused_cpu::summed_cross_entropy;
 pub use generate::{
     Finish, Generation, Prefill, StopCriteria, TokenChoice, log_softmax_last, log_softmax_rows,
 };
 pub use gguf::{GgufMetadata, GgufValue};
+pub use linear::linear;
 pub use load::{
     HookedWeight, HubOptions, LoadOptions, LoadedModel, ModelSource, device_from_name, load_model,
     load_model_with, parse_dtype, read_model_config,

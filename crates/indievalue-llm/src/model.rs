@@ -6,8 +6,8 @@ use crate::attention::CausalAttention;
 use crate::batch::TokenBatch;
 use crate::cache::KvCache;
 use crate::config::LlamaConfig;
-use crate::frozen::frozen_linear;
 use crate::fused_cpu::{RmsNorm, Rotary, RotaryTables};
+use crate::linear::linear;
 use crate::low_rank::{DropoutStream, LowRank, Projection};
 use crate::{Error, Result};
 use candle_core::{D, DType, Device, Tensor};
@@ -104,10 +104,8 @@ impl Linear {
             let last = shape.len() - 1;
             shape[last] = self.weight.dim(1)?;
             y.reshape(shape)
-        } else if self.weight.is_variable() {
-            linear(x, &self.weight)
         } else {
-            frozen_linear(x, &self.weight)
+            linear(x, &self.weight)
         }
     }
 }
@@ -563,11 +561,7 @@ impl Llama {
     ///
     /// A frozen output matrix (not a variable) gets no gradient from a backward pass.
     pub fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
-        let logits = if self.lm_head.is_variable() {
-            linear(hidden, &self.lm_head)
-        } else {
-            frozen_linear(hidden, &self.lm_head)
-        };
+        let logits = linear(hidden, &self.lm_head);
         logits.map_err(candle("output projection"))
     }
 
@@ -1061,16 +1055,4 @@ fn is_missing_tensor(e: &candle_core::Error) -> bool {
         }
         _ => false,
     }
-}
-
-/// `x · wᵀ` for `x` of shape `[.., in]` and `w` of shape `[out, in]`.
-fn linear(x: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
-    let dims = x.dims();
-    let inner = dims[dims.len() - 1];
-    let outer: usize = dims[..dims.len() - 1].iter().product();
-    let y = x.reshape((outer, inner))?.matmul(&w.t()?)?;
-    let mut shape = dims.to_vec();
-    let last = shape.len() - 1;
-    shape[last] = w.dim(0)?;
-    y.reshape(shape)
 }
