@@ -33,6 +33,8 @@
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+#[cfg(feature = "cuda")]
+mod cuda_memory;
 mod data;
 pub mod export;
 mod lora;

@@ -97,7 +97,10 @@ impl LowRank {
             let flat = x.reshape((dims.iter().product::<usize>() / inner.max(1), inner))?;
             // The scale goes on the rank-wide product: the same sum as scaling the output,
             // at a rank-wide cost instead of an output-wide one.
-            let y = (flat.matmul(&self.a.t()?)? * self.scale)?.matmul(&self.b.t()?)?;
+            let y = crate::linear::linear(
+                &(crate::linear::linear(&flat, &self.a)? * self.scale)?,
+                &self.b,
+            )?;
             let mut shape = dims;
             let last = shape.len() - 1;
             shape[last] = self.b.dim(0)?;
