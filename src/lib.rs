@@ -16,6 +16,8 @@
 //! | [`baselines`] | `indievalue-baselines` | random, global majority, resemble top-1 and top-k |
 //! | [`llm`] | `indievalue-llm` | Llama-3.x on candle: loading (safetensors, hub, GGUF), tokenizers, chat templates |
 //! | [`probe`] | `indievalue-probe` | the paper's prompts, answer parsing, scoring and generative predictors |
+//! | [`finetune`] | `indievalue-finetune` | LoRA and full fine-tuning with PyTorch/PEFT semantics, memory plan, merged export |
+//! | [`reasoner`] | `indievalue-reasoner` | the IndieValueReasoner recipe: training set, fine-tuning, evaluation beside the base |
 //!
 //! See `docs/ARCHITECTURE.md` for where things live and how data flows.
 //!
@@ -33,6 +35,7 @@ pub use indievalue_finetune as finetune;
 pub use indievalue_llm as llm;
 pub use indievalue_metrics as metrics;
 pub use indievalue_probe as probe;
+pub use indievalue_reasoner as reasoner;
 pub use indievalue_rng as rng;
 pub use indievalue_sampling as sampling;
 pub use indievalue_synth as synth;

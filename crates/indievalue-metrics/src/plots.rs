@@ -209,6 +209,74 @@ pub fn group_accuracy(
     ))
 }
 
+/// The change of one reasoner's accuracy over another's per group of one demographic dimension
+/// (Figure 4's improvement bars; the ablations' relative changes): one horizontal bar per
+/// group, in the order given, signed, in percentage points, on an axis symmetric about zero.
+pub fn group_change(
+    stem: impl AsRef<Path>,
+    title: &str,
+    changes: &[(String, f64)],
+) -> Result<Vec<PathBuf>> {
+    let height = 120 + 24 * changes.len() as u32;
+    both!(stem.as_ref(), (900, height.max(300)), |root| signed_bars(
+        root, title, changes
+    ))
+}
+
+/// Horizontal bars of signed values, one per label, around a zero line.
+fn signed_bars<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    title: &str,
+    values: &[(String, f64)],
+) -> std::result::Result<(), String> {
+    let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
+    root.fill(&WHITE).map_err(e)?;
+    let n = values.len().max(1) as f64;
+    let largest = values
+        .iter()
+        .map(|(_, v)| v.abs())
+        .filter(|v| v.is_finite())
+        .fold(1.0f64, f64::max);
+    let bound = (largest * 1.15).ceil();
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(260)
+        .build_cartesian_2d(-bound..bound, 0f64..n)
+        .map_err(e)?;
+    let names: Vec<String> = values.iter().map(|(g, _)| g.clone()).collect();
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(values.len().max(1) * 2 + 1)
+        .y_label_formatter(&move |y: &f64| {
+            let i = y.floor() as usize;
+            if (y - y.floor() - 0.5).abs() < 1e-6 && i < names.len() {
+                names[names.len() - 1 - i].clone()
+            } else {
+                String::new()
+            }
+        })
+        .x_desc("change in accuracy (percentage points)")
+        .draw()
+        .map_err(e)?;
+    let rects = values.iter().enumerate().map(|(i, &(_, v))| {
+        let row = n - 1.0 - i as f64;
+        let color = if v >= 0.0 { PALETTE[2] } else { PALETTE[3] };
+        let v = if v.is_finite() { v } else { 0.0 };
+        Rectangle::new([(0.0, row + 0.1), (v, row + 0.9)], color.filled())
+    });
+    chart.draw_series(rects).map_err(e)?;
+    chart
+        .draw_series(std::iter::once(PathElement::new(
+            vec![(0.0, 0.0), (0.0, n)],
+            BLACK.stroke_width(1),
+        )))
+        .map_err(e)?;
+    root.present().map_err(e)
+}
+
 /// Accuracy against k, one line per series (Table 20's sweep).
 pub fn top_k_sweep(
     stem: impl AsRef<Path>,

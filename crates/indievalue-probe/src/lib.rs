@@ -67,7 +67,7 @@ pub use prompt::{
     PromptBuilder, display_statement, group_key, option_answer, option_key, option_label,
 };
 pub use run::{GENERATIONS_FILE, PREDICTIONS_FILE, ProbeMode, ProbeRun, RunOutcome, TaskDone};
-pub use training::{ChatFormat, meta_path, write_chat_training_set};
+pub use training::{ChatFormat, meta_path, write_chat_training_set, write_task_training_set};
 
 /// Errors of probing.
 #[derive(Debug, thiserror::Error)]

@@ -106,6 +106,17 @@ pub enum ScoreTarget {
     Statement,
 }
 
+impl ScoreTarget {
+    /// `"label"`, `"answer"` or `"statement"` (what [`std::str::FromStr`] reads).
+    pub fn name(self) -> &'static str {
+        match self {
+            ScoreTarget::Label => "label",
+            ScoreTarget::Answer => "answer",
+            ScoreTarget::Statement => "statement",
+        }
+    }
+}
+
 impl std::str::FromStr for ScoreTarget {
     type Err = String;
 

@@ -256,9 +256,19 @@ impl PromptBuilder<'_> {
         record: &indievalue_sampling::TrainingRecord,
     ) -> Result<Vec<indievalue_llm::ChatMessage>> {
         let task = record.as_task();
-        let probe = &task.probes[0];
-        let user = self.question_prompt(&task, probe)?;
-        let answer = self.question_answer(&task, probe, record.gold)?;
+        self.probe_messages(&task, &task.probes[0])
+    }
+
+    /// The C.1 conversation of one probe of a task: its C.1 prompt as the user turn and
+    /// `Option k: statement` of the probe's gold statement as the assistant turn. Any task
+    /// (a consistency set's, say) becomes training examples this way, one per probe.
+    pub fn probe_messages(
+        &self,
+        task: &ProbeTask,
+        probe: &Probe,
+    ) -> Result<Vec<indievalue_llm::ChatMessage>> {
+        let user = self.question_prompt(task, probe)?;
+        let answer = self.question_answer(task, probe, probe.gold)?;
         Ok(vec![
             indievalue_llm::ChatMessage::user(user),
             indievalue_llm::ChatMessage::assistant(answer),

@@ -1,0 +1,283 @@
+//! The terminal side of the reasoner examples (`train_reasoner`, `reasoner_small`): progress
+//! bars around `indievalue::reasoner`'s stages, loading the base and the trained model, and the
+//! tables and plots printed and written at the end.
+
+#![allow(dead_code)] // each example uses part of this module
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use indievalue::catalog::{Catalog, Continent, Respondents};
+use indievalue::finetune::load_with_adapter;
+use indievalue::llm::{LoadOptions, LoadedModel, ModelSource, load_model};
+use indievalue::metrics::{PredictionsFile, Table};
+use indievalue::probe::ProbeMode;
+use indievalue::reasoner::{
+    EvaluationTasks, ModelEvaluation, ReasonerRecipe, ReasonerRun, Trained, group_change_plots,
+    table4, table19,
+};
+use std::path::Path;
+
+fn bar(len: u64, template: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+/// The fine-tuning stage with a progress bar (skipped when done).
+pub fn fine_tune(
+    run: &ReasonerRun,
+    name: &str,
+    source: &ModelSource,
+    options: &LoadOptions,
+    recipe: &ReasonerRecipe,
+) -> anyhow::Result<Trained> {
+    if let Some(done) = run.trained()? {
+        eprintln!("fine-tuning done earlier: {} steps ({})", done.steps, run.model_dir().display());
+        return Ok(done);
+    }
+    let progress = bar(0, "{bar:30} step {pos}/{len} {elapsed_precise} eta {eta} {msg}");
+    let trained = run
+        .fine_tune(name, source, options, recipe, &mut |log, total| {
+            progress.set_length(total);
+            progress.set_position(log.step);
+            progress.set_message(format!(
+                "loss {:.4} lr {:.2e} {:.0} tok/s",
+                log.loss, log.lr, log.tokens_per_s
+            ));
+        })
+        .with_context(|| format!("fine-tuning {name}"))?;
+    progress.finish_and_clear();
+    eprintln!(
+        "fine-tuned {} steps on {} examples in {:.0} s, last loss {:.4} -> {}",
+        trained.steps,
+        trained.examples,
+        trained.seconds,
+        trained.last_loss.unwrap_or(f64::NAN),
+        run.model_dir().display()
+    );
+    Ok(trained)
+}
+
+/// A person's continent by `D_INTERVIEW`.
+pub fn continent_of<'a>(
+    catalog: &'a Catalog,
+    people: &'a Respondents,
+) -> impl Fn(i64) -> Option<Continent> + 'a {
+    let rows = people.row_lookup();
+    move |id| rows.row(id).and_then(|r| people.continent(catalog, r))
+}
+
+/// Where the base and the trained model come from.
+pub struct Models<'a> {
+    /// The base model.
+    pub source: &'a ModelSource,
+    /// How models load.
+    pub options: &'a LoadOptions,
+    /// The run (the trained model is in its model directory).
+    pub run: &'a ReasonerRun,
+    /// The fine-tuning's outcome.
+    pub trained: &'a Trained,
+}
+
+impl Models<'_> {
+    /// Loads `base` or `trained` for inference (a LoRA adapter merged into the base).
+    pub fn load(&self, which: &str) -> anyhow::Result<LoadedModel> {
+        let dir = self.run.model_dir();
+        Ok(match (which, self.trained.lora) {
+            ("base", _) => load_model(self.source, self.options)?,
+            (_, true) => load_with_adapter(self.source, self.options, &dir)?,
+            (_, false) => load_model(&ModelSource::Directory(dir), self.options)?,
+        })
+    }
+}
+
+/// One probing mode's evaluation of the base and the trained model.
+pub struct ModeResults {
+    /// The mode's name (`label scoring`, `generation`).
+    pub mode: String,
+    /// The base model.
+    pub base: ModelEvaluation,
+    /// The trained model.
+    pub trained: ModelEvaluation,
+}
+
+/// Evaluates the base and the trained model in every mode on both forms of `tasks`, each model
+/// loaded once; finished evaluations are read back, not rerun.
+pub fn evaluate_both(
+    catalog: &Catalog,
+    people: &Respondents,
+    tasks: &EvaluationTasks,
+    models: &Models<'_>,
+    modes: &[(&str, ProbeMode)],
+    seed: u64,
+) -> anyhow::Result<Vec<ModeResults>> {
+    let per_model = (tasks.len() * modes.len()) as u64;
+    let progress =
+        bar(2 * per_model, "{bar:30} {pos}/{len} tasks {elapsed_precise} eta {eta} {msg}");
+    let mut evaluations: Vec<Vec<ModelEvaluation>> = vec![Vec::new(); modes.len()];
+    for which in ["base", "trained"] {
+        let done: Vec<Option<ModelEvaluation>> = modes
+            .iter()
+            .map(|(_, mode)| finished(models.run, catalog, people, which, tasks, mode, seed))
+            .collect();
+        let model = if done.iter().all(Option::is_some) {
+            None
+        } else {
+            Some(models.load(which).with_context(|| format!("loading the {which} model"))?)
+        };
+        for (i, ((name, mode), done)) in modes.iter().zip(done).enumerate() {
+            progress.set_message(format!("{which}, {name}"));
+            let evaluation = match (done, &model) {
+                (Some(e), _) => {
+                    progress.inc(tasks.len() as u64);
+                    e
+                }
+                (None, Some(model)) => {
+                    let params = serde_json::json!({ "model": which, "trained": models.trained });
+                    models.run.evaluate_model(
+                        model,
+                        catalog,
+                        people,
+                        which,
+                        tasks,
+                        mode,
+                        seed,
+                        &params,
+                        &mut |_| progress.inc(1),
+                    )?
+                }
+                (None, None) => unreachable!("a model is loaded when an evaluation is missing"),
+            };
+            evaluations[i].push(evaluation);
+        }
+    }
+    progress.finish_and_clear();
+    Ok(modes
+        .iter()
+        .zip(evaluations)
+        .map(|((name, _), mut e)| {
+            let trained = e.pop().expect("two evaluations per mode");
+            let base = e.pop().expect("two evaluations per mode");
+            ModeResults { mode: (*name).to_owned(), base, trained }
+        })
+        .collect())
+}
+
+/// A finished evaluation of `which` in `mode`: every task of both forms has its predictions.
+fn finished(
+    run: &ReasonerRun,
+    catalog: &Catalog,
+    people: &Respondents,
+    which: &str,
+    tasks: &EvaluationTasks,
+    mode: &ProbeMode,
+    seed: u64,
+) -> Option<ModelEvaluation> {
+    let complete = |form: &[indievalue::sampling::ProbeTask]| {
+        let g = form.first().map(|t| t.probe_granularity)?;
+        let dir = run.evaluation_dir(which, g, &mode_dir(mode));
+        let (_, p) = PredictionsFile::read(dir.join("predictions.jsonl"), catalog).ok()?;
+        let probes: usize = form.iter().map(|t| t.probes.len()).sum();
+        (p.len() == probes).then_some(())
+    };
+    complete(&tasks.polar)?;
+    complete(&tasks.refined)?;
+    run.evaluation_of(catalog, people, which, mode, seed).ok()
+}
+
+fn mode_dir(mode: &ProbeMode) -> String {
+    match mode {
+        ProbeMode::Score(t) => format!("score-{}", t.name()),
+        ProbeMode::Generate(_) => "generate".to_owned(),
+    }
+}
+
+/// Writes and prints Table 4's rows, Table 19 and Figure 4 (first mode), and `summary.json`.
+pub fn report(
+    run: &ReasonerRun,
+    catalog: &Catalog,
+    results: &[ModeResults],
+    trained: &Trained,
+) -> anyhow::Result<()> {
+    let setups = indievalue::sampling::ProbeSetup::paper(catalog).len();
+    let mut rows = Vec::new();
+    for r in results {
+        for e in [&r.base, &r.trained] {
+            let mut e = e.clone();
+            e.label = format!("{} ({})", e.label, r.mode);
+            rows.push(e);
+        }
+    }
+    let t4 = table4(&rows, setups);
+    let t19 = table19(&rows);
+    write_table(run.dir(), "table4", &t4)?;
+    write_table(run.dir(), "table19", &t19)?;
+    println!("Table 4 (accuracy %, the evaluation people):\n{}", t4.to_markdown());
+    println!("Table 19 (sd of group accuracies, points):\n{}", t19.to_markdown());
+    if let Some(first) = results.first() {
+        let plots = group_change_plots(&run.dir().join("figure4"), &first.base, &first.trained)?;
+        println!("Figure 4: {} plots in {}", plots.len() / 2, run.dir().join("figure4").display());
+    }
+    let summary = serde_json::json!({
+        "trained": trained,
+        "results": results.iter().map(|r| serde_json::json!({
+            "mode": r.mode,
+            "base": { "polar": r.base.polar.report.setup_average(), "refined": r.base.refined.report.setup_average(), "all": r.base.all_average(), "inequity": r.base.inequity.index },
+            "trained": { "polar": r.trained.polar.report.setup_average(), "refined": r.trained.refined.report.setup_average(), "all": r.trained.all_average(), "inequity": r.trained.inequity.index },
+        })).collect::<Vec<_>>(),
+        "written_by": concat!("indievalue ", env!("CARGO_PKG_VERSION")),
+    });
+    indievalue::files::write_json_atomic(&run.dir().join("summary.json"), &summary)?;
+    Ok(())
+}
+
+fn write_table(dir: &Path, stem: &str, table: &Table) -> anyhow::Result<()> {
+    table.write(dir.join(stem))?;
+    Ok(())
+}
+
+/// A consistency set's evaluation: per mode, the accuracy (percent of probes) of the base and
+/// the trained model (the set's people are not survey respondents, so no inequity).
+pub fn evaluate_consistency(
+    catalog: &Catalog,
+    tasks: &EvaluationTasks,
+    models: &Models<'_>,
+    modes: &[(&str, ProbeMode)],
+    seed: u64,
+) -> anyhow::Result<Vec<(String, f64, f64)>> {
+    let all: Vec<_> = tasks.polar.iter().chain(&tasks.refined).cloned().collect();
+    let progress = bar(
+        (2 * all.len() * modes.len()) as u64,
+        "{bar:30} {pos}/{len} tasks {elapsed_precise} {msg}",
+    );
+    let mut out: Vec<(String, f64, f64)> =
+        modes.iter().map(|(n, _)| ((*n).to_owned(), f64::NAN, f64::NAN)).collect();
+    for (w, which) in ["base", "trained"].into_iter().enumerate() {
+        let model = models.load(which)?;
+        for (i, (name, mode)) in modes.iter().enumerate() {
+            progress.set_message(format!("{which}, {name}"));
+            let params = serde_json::json!({ "model": which, "trained": models.trained });
+            let predictions = models.run.evaluate(
+                &model,
+                catalog,
+                which,
+                &all,
+                mode.clone(),
+                seed,
+                params,
+                &mut |_| progress.inc(1),
+            )?;
+            let right = predictions.iter().filter(|p| p.correct()).count();
+            let acc = 100.0 * right as f64 / predictions.len().max(1) as f64;
+            if w == 0 {
+                out[i].1 = acc;
+            } else {
+                out[i].2 = acc;
+            }
+        }
+    }
+    progress.finish_and_clear();
+    Ok(out)
+}
