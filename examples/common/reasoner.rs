@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use indievalue::catalog::{Catalog, Continent, Respondents};
 use indievalue::finetune::load_with_adapter;
 use indievalue::llm::{LoadOptions, LoadedModel, ModelSource, load_model};
-use indievalue::metrics::{PredictionsFile, Table};
+use indievalue::metrics::Table;
 use indievalue::probe::ProbeMode;
 use indievalue::reasoner::{
     EvaluationTasks, ModelEvaluation, ReasonerRecipe, ReasonerRun, Trained, group_change_plots,
@@ -118,80 +118,46 @@ pub fn evaluate_both(
         bar(2 * per_model, "{bar:30} {pos}/{len} tasks {elapsed_precise} eta {eta} {msg}");
     let mut evaluations: Vec<Vec<ModelEvaluation>> = vec![Vec::new(); modes.len()];
     for which in ["base", "trained"] {
-        let done: Vec<Option<ModelEvaluation>> = modes
-            .iter()
-            .map(|(_, mode)| finished(models.run, catalog, people, which, tasks, mode, seed))
-            .collect();
-        let model = if done.iter().all(Option::is_some) {
-            None
-        } else {
-            Some(models.load(which).with_context(|| format!("loading the {which} model"))?)
-        };
-        for (i, ((name, mode), done)) in modes.iter().zip(done).enumerate() {
+        let mut model: Option<LoadedModel> = None;
+        for (i, (name, mode)) in modes.iter().enumerate() {
             progress.set_message(format!("{which}, {name}"));
-            let evaluation = match (done, &model) {
-                (Some(e), _) => {
-                    progress.inc(tasks.len() as u64);
-                    e
-                }
-                (None, Some(model)) => {
-                    let params = serde_json::json!({ "model": which, "trained": models.trained });
-                    models.run.evaluate_model(
-                        model,
-                        catalog,
-                        people,
-                        which,
-                        tasks,
-                        mode,
-                        seed,
-                        &params,
-                        &mut |_| progress.inc(1),
-                    )?
-                }
-                (None, None) => unreachable!("a model is loaded when an evaluation is missing"),
-            };
-            evaluations[i].push(evaluation);
+            let run = models.run;
+            if let Some(done) =
+                run.finished_evaluation(catalog, people, which, tasks, mode, seed)?
+            {
+                progress.inc(tasks.len() as u64);
+                evaluations[i].push(done);
+                continue;
+            }
+            if model.is_none() {
+                let loaded =
+                    models.load(which).with_context(|| format!("loading the {which} model"))?;
+                model = Some(loaded);
+            }
+            let Some(model) = model.as_ref() else { continue };
+            let params = serde_json::json!({ "model": which, "trained": models.trained });
+            evaluations[i].push(run.evaluate_model(
+                model,
+                catalog,
+                people,
+                which,
+                tasks,
+                mode,
+                seed,
+                &params,
+                &mut |_| progress.inc(1),
+            )?);
         }
     }
     progress.finish_and_clear();
     Ok(modes
         .iter()
         .zip(evaluations)
-        .map(|((name, _), mut e)| {
-            let trained = e.pop().expect("two evaluations per mode");
-            let base = e.pop().expect("two evaluations per mode");
-            ModeResults { mode: (*name).to_owned(), base, trained }
+        .filter_map(|((name, _), e)| {
+            let [base, trained]: [ModelEvaluation; 2] = e.try_into().ok()?;
+            Some(ModeResults { mode: (*name).to_owned(), base, trained })
         })
         .collect())
-}
-
-/// A finished evaluation of `which` in `mode`: every task of both forms has its predictions.
-fn finished(
-    run: &ReasonerRun,
-    catalog: &Catalog,
-    people: &Respondents,
-    which: &str,
-    tasks: &EvaluationTasks,
-    mode: &ProbeMode,
-    seed: u64,
-) -> Option<ModelEvaluation> {
-    let complete = |form: &[indievalue::sampling::ProbeTask]| {
-        let g = form.first().map(|t| t.probe_granularity)?;
-        let dir = run.evaluation_dir(which, g, &mode_dir(mode));
-        let (_, p) = PredictionsFile::read(dir.join("predictions.jsonl"), catalog).ok()?;
-        let probes: usize = form.iter().map(|t| t.probes.len()).sum();
-        (p.len() == probes).then_some(())
-    };
-    complete(&tasks.polar)?;
-    complete(&tasks.refined)?;
-    run.evaluation_of(catalog, people, which, mode, seed).ok()
-}
-
-fn mode_dir(mode: &ProbeMode) -> String {
-    match mode {
-        ProbeMode::Score(t) => format!("score-{}", t.name()),
-        ProbeMode::Generate(_) => "generate".to_owned(),
-    }
 }
 
 /// Writes and prints Table 4's rows, Table 19 and Figure 4 (first mode), and `summary.json`.

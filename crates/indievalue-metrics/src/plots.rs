@@ -97,6 +97,19 @@ macro_rules! both {
     }};
 }
 
+/// The y-axis labels of horizontal bars: row `i` from the top (drawn at `n - 1 - i`) is named
+/// at its middle, nothing elsewhere.
+fn row_labels(names: Vec<String>) -> impl Fn(&f64) -> String {
+    move |y: &f64| {
+        let i = y.floor() as usize;
+        if (y - y.floor() - 0.5).abs() < 1e-6 && i < names.len() {
+            names[names.len() - 1 - i].clone()
+        } else {
+            String::new()
+        }
+    }
+}
+
 /// Horizontal grouped bars: one row per label, one bar per series.
 fn bars<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
@@ -118,19 +131,12 @@ fn bars<DB: DrawingBackend>(
             0f64..n,
         )
         .map_err(e)?;
-    let names = labels.to_vec();
+    let row_label = row_labels(labels.to_vec());
     chart
         .configure_mesh()
         .disable_y_mesh()
         .y_labels(labels.len().max(1) * 2 + 1)
-        .y_label_formatter(&move |y: &f64| {
-            let i = y.floor() as usize;
-            if (y - y.floor() - 0.5).abs() < 1e-6 && i < names.len() {
-                names[names.len() - 1 - i].clone()
-            } else {
-                String::new()
-            }
-        })
+        .y_label_formatter(&row_label)
         .x_desc("accuracy (%)")
         .draw()
         .map_err(e)?;
@@ -245,19 +251,12 @@ fn signed_bars<DB: DrawingBackend>(
         .y_label_area_size(260)
         .build_cartesian_2d(-bound..bound, 0f64..n)
         .map_err(e)?;
-    let names: Vec<String> = values.iter().map(|(g, _)| g.clone()).collect();
+    let row_label = row_labels(values.iter().map(|(g, _)| g.clone()).collect());
     chart
         .configure_mesh()
         .disable_y_mesh()
         .y_labels(values.len().max(1) * 2 + 1)
-        .y_label_formatter(&move |y: &f64| {
-            let i = y.floor() as usize;
-            if (y - y.floor() - 0.5).abs() < 1e-6 && i < names.len() {
-                names[names.len() - 1 - i].clone()
-            } else {
-                String::new()
-            }
-        })
+        .y_label_formatter(&row_label)
         .x_desc("change in accuracy (percentage points)")
         .draw()
         .map_err(e)?;

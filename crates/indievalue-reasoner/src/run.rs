@@ -266,8 +266,18 @@ impl ReasonerRun {
         Ok(done)
     }
 
-    /// The directory of one evaluation: `eval/MODEL/GRANULARITY-MODE`.
-    pub fn evaluation_dir(&self, model: &str, granularity: Granularity, mode: &str) -> PathBuf {
+    /// The directory of one evaluation: `eval/MODEL/GRANULARITY-MODE` (`MODE`: `score-label`,
+    /// `score-statement`, `generate`, ...).
+    pub fn evaluation_dir(
+        &self,
+        model: &str,
+        granularity: Granularity,
+        mode: &ProbeMode,
+    ) -> PathBuf {
+        let mode = match mode {
+            ProbeMode::Score(target) => format!("score-{}", target.name()),
+            ProbeMode::Generate(_) => "generate".to_owned(),
+        };
         self.out
             .join(EVAL_DIR)
             .join(model)
@@ -292,8 +302,7 @@ impl ReasonerRun {
         let granularity = tasks
             .first()
             .map_or(Granularity::Polar, |t| t.probe_granularity);
-        let mode_name = mode_name(&mode);
-        let dir = self.evaluation_dir(label, granularity, &mode_name);
+        let dir = self.evaluation_dir(label, granularity, &mode);
         let run = ProbeRun::new(model, catalog, mode, &dir, seed, params);
         run.run(tasks, None, on_task)?;
         let (_, predictions) = PredictionsFile::read(run.predictions_path(), catalog)?;
@@ -336,33 +345,42 @@ impl ReasonerRun {
         ModelEvaluation::compute(catalog, people, label, &polar, &refined, &bootstrap)
     }
 
-    /// Reads back an evaluation [`ReasonerRun::evaluate_model`] finished, without a model.
-    pub fn evaluation_of(
+    /// The evaluation of `label` in `mode` on `tasks` when an earlier
+    /// [`ReasonerRun::evaluate_model`] finished it (every probe of both forms predicted), read
+    /// back without a model; `None` while any is missing.
+    pub fn finished_evaluation(
         &self,
         catalog: &Catalog,
         people: &Respondents,
         label: &str,
+        tasks: &EvaluationTasks,
         mode: &ProbeMode,
         seed: u64,
-    ) -> Result<ModelEvaluation> {
-        let mode_name = mode_name(mode);
-        let read = |g: Granularity| -> Result<Vec<Prediction>> {
-            let dir = self.evaluation_dir(label, g, &mode_name);
-            Ok(PredictionsFile::read(dir.join(indievalue_probe::PREDICTIONS_FILE), catalog)?.1)
-        };
-        let (polar, refined) = (read(Granularity::Polar)?, read(Granularity::Refined)?);
+    ) -> Result<Option<ModelEvaluation>> {
+        let mut forms = Vec::with_capacity(2);
+        for form in [&tasks.polar, &tasks.refined] {
+            let Some(g) = form.first().map(|t| t.probe_granularity) else {
+                return Ok(None);
+            };
+            let file = self
+                .evaluation_dir(label, g, mode)
+                .join(indievalue_probe::PREDICTIONS_FILE);
+            if !file.exists() {
+                return Ok(None);
+            }
+            let (_, predictions) = PredictionsFile::read(&file, catalog)?;
+            let probes: usize = form.iter().map(|t| t.probes.len()).sum();
+            if predictions.len() != probes {
+                return Ok(None);
+            }
+            forms.push(predictions);
+        }
         let bootstrap = Bootstrap {
             seed,
             ..Bootstrap::default()
         };
-        ModelEvaluation::compute(catalog, people, label, &polar, &refined, &bootstrap)
-    }
-}
-
-/// The directory name part of a probing mode: `score-label`, `generate`, ...
-fn mode_name(mode: &ProbeMode) -> String {
-    match mode {
-        ProbeMode::Score(target) => format!("score-{}", target.name()),
-        ProbeMode::Generate(_) => "generate".to_owned(),
+        let evaluation =
+            ModelEvaluation::compute(catalog, people, label, &forms[0], &forms[1], &bootstrap)?;
+        Ok(Some(evaluation))
     }
 }
