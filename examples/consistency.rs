@@ -22,7 +22,7 @@ use indievalue::files::create_dir_all;
 use indievalue::probe::{ScoreTarget, ScoringPredictor};
 use indievalue::sampling::{
     ConsistencySpec, PROBE_TASKS_FILE, ProbeSetup, SettlingStatement, TASK_FORMAT, TaskFile,
-    WRITTEN_BY, consistency_tasks,
+    WRITTEN_BY, chance_accuracy, consistency_tasks,
 };
 use std::path::PathBuf;
 use std::time::Instant;
@@ -91,15 +91,13 @@ fn main() -> Result<()> {
     }
     let model = args.model.load(args.adapter.adapter.as_deref())?;
     let probes: usize = tasks.iter().map(|t| t.probes.len()).sum();
-    let chance: f64 =
-        tasks.iter().flat_map(|t| &t.probes).map(|p| 1.0 / f64::from(p.options)).sum::<f64>()
-            / probes as f64;
+    let chance = chance_accuracy(&tasks);
     println!(
         "consistency set: {} tasks, {probes} probes ({:?}, {} fillers), chance {:.1} %",
         tasks.len(),
         settling,
         args.fillers,
-        100.0 * chance
+        chance
     );
     for target in targets {
         let mut scorer = ScoringPredictor::new(&model, &catalog);

@@ -17,9 +17,7 @@
 mod reasoner;
 
 use clap::Parser;
-use indievalue::baselines::run_baselines;
 use indievalue::catalog::{Catalog, Granularity};
-use indievalue::convert::{ConvertOptions, convert_file};
 use indievalue::files::{create_dir_all, sha256_file};
 use indievalue::llm::{LoadOptions, ModelSource};
 use indievalue::metrics::{SetupRow, Table, setup_table};
@@ -27,7 +25,7 @@ use indievalue::probe::{ProbeMode, PromptBuilder, ScoreTarget};
 use indievalue::reasoner::{EvaluationTasks, ReasonerRecipe, ReasonerRun};
 use indievalue::sampling::{
     AnswerMatrix, ConsistencySpec, DemoMode, DemoSpec, EvalCriteria, ProbeSetup, SettlingStatement,
-    TaskSpec, TrainingRecipe, build_probe_tasks, build_training_set, consistency_tasks,
+    TaskSpec, TrainingRecipe, build_probe_tasks, chance_accuracy, consistency_tasks,
     select_evaluation_set,
 };
 use indievalue::synth::{SynthConfig, SyntheticModel};
@@ -92,10 +90,7 @@ fn main() -> anyhow::Result<()> {
     // demonstrations (polar, and the same refined).
     let config = SynthConfig { people: args.people, seed: args.seed, ..Default::default() };
     let truth = SyntheticModel::new(&catalog, &config)?;
-    let csv = args.out.join("wvs.csv");
-    truth.write_csv(&catalog, &csv)?;
-    let conversion = convert_file(&catalog, &csv, &ConvertOptions::default())?;
-    let people = &conversion.respondents;
+    let people = &truth.respondents(&catalog)?;
     let answers = AnswerMatrix::new(people);
     let mut criteria = EvalCriteria::scaled(&catalog);
     criteria.people = args.eval_people;
@@ -107,26 +102,14 @@ fn main() -> anyhow::Result<()> {
     };
     let spec =
         TaskSpec { setups: &setups, demos, probe_granularity: Granularity::Polar, seed: args.seed };
-    let tasks = build_probe_tasks(&catalog, people, &answers, &eval.rows, &spec);
+    // The evaluation set takes every qualifying Oceanian as the paper does; keep the first N.
+    let eval_rows: Vec<usize> = eval.rows.iter().copied().take(args.eval_people).collect();
+    let tasks = build_probe_tasks(&catalog, people, &answers, &eval_rows, &spec);
     let tasks = EvaluationTasks::both(&catalog, people, &answers, tasks)?;
     let pool = eval.training_rows(people.len());
 
     // The same tasks for the baselines and the exact ceiling.
-    let mut rows: Vec<(String, Vec<f64>, Vec<f64>)> = Vec::new();
-    let polar_b = run_baselines(&catalog, people, &answers, &pool, &tasks.polar, 35, 24)?;
-    let refined_b = run_baselines(&catalog, people, &answers, &pool, &tasks.refined, 35, 24)?;
-    rows.push(("Random (exact)".into(), polar_b.random.clone(), refined_b.random.clone()));
-    for (p, r) in polar_b.runs.iter().zip(&refined_b.runs) {
-        let acc = |predictions: &[indievalue::metrics::Prediction]| -> anyhow::Result<Vec<f64>> {
-            let report = indievalue::metrics::AccuracyReport::compute(
-                &catalog,
-                predictions,
-                &indievalue::metrics::Bootstrap { samples: 0, ..Default::default() },
-            )?;
-            Ok(report.per_setup.values().copied().collect())
-        };
-        rows.push((p.label.clone(), acc(&p.predictions)?, acc(&r.predictions)?));
-    }
+    let mut rows = reasoner::baseline_rows(&catalog, people, &answers, &pool, &tasks)?;
     rows.push((
         "Bayes ceiling (exact)".into(),
         truth.bayes_ceiling(&catalog, people, &tasks.polar)?,
@@ -141,16 +124,8 @@ fn main() -> anyhow::Result<()> {
         "demos": args.demos, "model": sha256_file(&gguf)?,
     });
     let run = ReasonerRun::open(args.out.join("survey"), &what)?;
-    if !run.has_training_set() {
-        let examples = build_training_set(&catalog, people, &answers, &pool, &set, args.seed)?;
-        let records: Vec<_> =
-            examples.iter().map(|e| e.record(&catalog, people, set.demographics)).collect();
-        run.write_training_set(
-            &PromptBuilder::new(&catalog),
-            &records,
-            &serde_json::json!({ "run": what }),
-        )?;
-    }
+    let meta = serde_json::json!({ "run": what });
+    run.build_training_set(&catalog, people, &answers, &pool, &set, args.seed, &meta)?;
     let trained = reasoner::fine_tune(&run, "SmolLM2-135M-Instruct", &source, &options, &recipe)?;
     let label = [("label scoring", ProbeMode::Score(ScoreTarget::Label))];
     let models =
@@ -173,7 +148,7 @@ fn main() -> anyhow::Result<()> {
     table.write(args.out.join("survey-table"))?;
     println!(
         "\nSurvey part: {} held-out synthetic people, {} demonstrations, {} training examples",
-        eval.ids.len(),
+        eval_rows.len(),
         args.demos,
         trained.examples
     );
@@ -215,12 +190,7 @@ fn main() -> anyhow::Result<()> {
     let consistency =
         reasoner::evaluate_consistency(&catalog, &ctasks, &cmodels, &modes, args.seed)?;
     let probes: usize = eval_tasks.iter().map(|t| t.probes.len()).sum();
-    let chance = eval_tasks
-        .iter()
-        .flat_map(|t| &t.probes)
-        .map(|p| 100.0 / f64::from(p.options))
-        .sum::<f64>()
-        / probes as f64;
+    let chance = chance_accuracy(&eval_tasks);
     let mut ct =
         Table::new(["Consistency set (refined-for-polar, setup 1)", "untrained", "trained"]);
     ct.push(["chance".to_owned(), format!("{chance:.1}"), format!("{chance:.1}")]);

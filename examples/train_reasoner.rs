@@ -28,11 +28,11 @@ use indievalue::catalog::{Catalog, Continent, Respondents, meta_dir};
 use indievalue::convert::RESPONDENTS_FILE;
 use indievalue::files::sha256_file;
 use indievalue::llm::{LoadOptions, ModelSource, device_from_name, parse_dtype};
-use indievalue::probe::{GenerationSettings, ProbeMode, PromptBuilder, ScoreTarget};
+use indievalue::probe::{GenerationSettings, ProbeMode, ScoreTarget};
 use indievalue::reasoner::{EvaluationTasks, ReasonerRecipe, ReasonerRun};
 use indievalue::sampling::{
     AnswerMatrix, DemographicsMode, EVAL_IDS_FILE, EvaluationSet, PROBE_TASKS_FILE, ProbeTask,
-    TASK_FORMAT, TaskFile, TrainingRecipe, build_training_set, read_id_file,
+    TASK_FORMAT, TaskFile, TrainingRecipe, read_id_file,
 };
 use std::path::PathBuf;
 
@@ -159,19 +159,17 @@ fn main() -> anyhow::Result<()> {
     let run = ReasonerRun::open(&args.out, &what)?;
 
     // Stage 1: the training set, from people outside the evaluation set.
-    if !run.has_training_set() {
-        let pool = eval.training_rows(people.len());
-        let examples = build_training_set(&catalog, &people, &answers, &pool, &set, args.seed)?;
-        let records: Vec<_> =
-            examples.iter().map(|e| e.record(&catalog, &people, set.demographics)).collect();
-        let meta = serde_json::json!({ "run": what, "pool": pool.len() });
-        run.write_training_set(&PromptBuilder::new(&catalog), &records, &meta)?;
+    let pool = eval.training_rows(people.len());
+    let meta = serde_json::json!({ "run": what, "pool": pool.len() });
+    if let Some(n) =
+        run.build_training_set(&catalog, &people, &answers, &pool, &set, args.seed, &meta)?
+    {
+        let path = run.training_set();
         eprintln!(
-            "training set {}: {} examples from {} training people -> {}",
+            "training set {}: {n} examples from {} training people -> {}",
             set.name(),
-            records.len(),
             pool.len(),
-            run.training_set().display()
+            path.display()
         );
     }
 

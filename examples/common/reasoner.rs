@@ -6,15 +6,17 @@
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
+use indievalue::baselines::run_baselines;
 use indievalue::catalog::{Catalog, Continent, Respondents};
 use indievalue::finetune::load_with_adapter;
 use indievalue::llm::{LoadOptions, LoadedModel, ModelSource, load_model};
-use indievalue::metrics::Table;
+use indievalue::metrics::{AccuracyReport, Bootstrap, Prediction, Table};
 use indievalue::probe::ProbeMode;
 use indievalue::reasoner::{
     EvaluationTasks, ModelEvaluation, ReasonerRecipe, ReasonerRun, Trained, group_change_plots,
     table4, table19,
 };
+use indievalue::sampling::AnswerMatrix;
 use std::path::Path;
 
 fn bar(len: u64, template: &str) -> ProgressBar {
@@ -246,4 +248,32 @@ pub fn evaluate_consistency(
     }
     progress.finish_and_clear();
     Ok(out)
+}
+
+/// A baseline's label and its per-setup accuracy on polar and on refined probes.
+pub type BaselineRow = (String, Vec<f64>, Vec<f64>);
+
+/// One row per statistical baseline on both forms of `tasks` (per-setup accuracy, polar and
+/// refined): Random (exact), Global, Resemble top-1 and top-24, the training `pool` as the
+/// population the baselines learn from.
+pub fn baseline_rows(
+    catalog: &Catalog,
+    people: &Respondents,
+    answers: &AnswerMatrix,
+    pool: &[usize],
+    tasks: &EvaluationTasks,
+) -> anyhow::Result<Vec<BaselineRow>> {
+    let polar = run_baselines(catalog, people, answers, pool, &tasks.polar, 35, 24)?;
+    let refined = run_baselines(catalog, people, answers, pool, &tasks.refined, 35, 24)?;
+    let mut rows =
+        vec![("Random (exact)".to_owned(), polar.random.clone(), refined.random.clone())];
+    let exact = Bootstrap { samples: 0, ..Default::default() };
+    let per_setup = |predictions: &[Prediction]| -> anyhow::Result<Vec<f64>> {
+        let report = AccuracyReport::compute(catalog, predictions, &exact)?;
+        Ok(report.per_setup.values().copied().collect())
+    };
+    for (p, r) in polar.runs.iter().zip(&refined.runs) {
+        rows.push((p.label.clone(), per_setup(&p.predictions)?, per_setup(&r.predictions)?));
+    }
+    Ok(rows)
 }

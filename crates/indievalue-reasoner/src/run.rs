@@ -22,7 +22,9 @@ use indievalue_probe::{
     ChatFormat, ProbeMode, ProbeRun, PromptBuilder, TaskDone, meta_path, write_chat_training_set,
     write_task_training_set,
 };
-use indievalue_sampling::{AnswerMatrix, ProbeTask, TrainingRecord, retarget_tasks};
+use indievalue_sampling::{
+    AnswerMatrix, ProbeTask, TrainingRecipe, TrainingRecord, build_training_set, retarget_tasks,
+};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -161,6 +163,32 @@ impl ReasonerRun {
         let path = self.training_set();
         write_chat_training_set(&path, prompts, records, ChatFormat::Messages, meta)?;
         Ok(true)
+    }
+
+    /// Builds the training set `recipe` describes from the people at `pool` (rows of `people`;
+    /// keep the evaluation people out of it) and writes it as C.1 conversations, unless it is
+    /// complete already. Returns the number of examples written now (`None`: done earlier).
+    #[allow(clippy::too_many_arguments)]
+    pub fn build_training_set(
+        &self,
+        catalog: &Catalog,
+        people: &Respondents,
+        answers: &AnswerMatrix,
+        pool: &[usize],
+        recipe: &TrainingRecipe,
+        seed: u64,
+        meta: &serde_json::Value,
+    ) -> Result<Option<usize>> {
+        if self.has_training_set() {
+            return Ok(None);
+        }
+        let examples = build_training_set(catalog, people, answers, pool, recipe, seed)?;
+        let records: Vec<_> = examples
+            .iter()
+            .map(|e| e.record(catalog, people, recipe.demographics))
+            .collect();
+        self.write_training_set(&PromptBuilder::new(catalog), &records, meta)?;
+        Ok(Some(records.len()))
     }
 
     /// Writes every probe of `tasks` as a training conversation (a consistency set, say),

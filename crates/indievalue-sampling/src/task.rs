@@ -81,6 +81,29 @@ pub struct ProbeTask {
     pub probes: Vec<Probe>,
 }
 
+/// The accuracy (percent) a reasoner that picks uniformly at random expects on `tasks`: the
+/// mean over their probes of one over the number of options; 0 when there are no probes.
+///
+/// ```
+/// # use indievalue_sampling::{Probe, chance_accuracy};
+/// # use indievalue_sampling::{ProbeTask, DemoMode};
+/// # use indievalue_catalog::Granularity;
+/// let probe = |options| Probe { question: "Q1".into(), options, gold: 0 };
+/// let task = ProbeTask {
+///     person: 1, setup: 0, probe_granularity: Granularity::Polar,
+///     demo_granularity: Granularity::Polar, demo_mode: DemoMode::Fixed(0),
+///     demographics: vec![], demonstrations: vec![], probes: vec![probe(2), probe(4)],
+/// };
+/// assert_eq!(chance_accuracy(&[task]), 37.5);
+/// ```
+pub fn chance_accuracy(tasks: &[ProbeTask]) -> f64 {
+    let probes = tasks.iter().flat_map(|t| &t.probes);
+    let (sum, n) = probes.fold((0.0, 0usize), |(s, n), p| {
+        (s + 100.0 / f64::from(p.options.max(1)), n + 1)
+    });
+    if n == 0 { 0.0 } else { sum / n as f64 }
+}
+
 /// The valid demographic statements of a person, catalog order.
 pub(crate) fn demographic_statements(
     catalog: &Catalog,
