@@ -18,6 +18,7 @@
 //! | [`probe`] | `indievalue-probe` | the paper's prompts, answer parsing, scoring and generative predictors |
 //! | [`finetune`] | `indievalue-finetune` | LoRA and full fine-tuning with PyTorch/PEFT semantics, memory plan, merged export |
 //! | [`reasoner`] | `indievalue-reasoner` | the IndieValueReasoner recipe: training set, fine-tuning, evaluation beside the base |
+//! | [`experiments`] | `indievalue-experiments` | the paper's experiments as TOML plans, content-addressed results, `REPORT.md` |
 //!
 //! See `docs/ARCHITECTURE.md` for where things live and how data flows.
 //!
@@ -30,6 +31,7 @@
 pub use indievalue_baselines as baselines;
 pub use indievalue_catalog as catalog;
 pub use indievalue_convert as convert;
+pub use indievalue_experiments as experiments;
 pub use indievalue_files as files;
 pub use indievalue_finetune as finetune;
 pub use indievalue_llm as llm;

@@ -136,3 +136,66 @@ pub fn temporary_path(path: &Path) -> PathBuf {
         .unwrap_or_else(|| "out".into());
     path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }
+
+/// The JSON text of `value` with every object's keys in sorted order and no whitespace: the
+/// same value always gives the same bytes, whatever order its maps were built in.
+///
+/// ```
+/// let a = serde_json::json!({"b": 1, "a": [true, {"y": null, "x": 2.5}]});
+/// assert_eq!(indievalue_files::canonical_json(&a), r#"{"a":[true,{"x":2.5,"y":null}],"b":1}"#);
+/// ```
+pub fn canonical_json(value: &serde_json::Value) -> String {
+    fn write(value: &serde_json::Value, out: &mut String) {
+        match value {
+            serde_json::Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                out.push('{');
+                for (i, key) in keys.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&serde_json::Value::String(key.clone()).to_string());
+                    out.push(':');
+                    if let Some(v) = map.get(key) {
+                        write(v, out);
+                    }
+                }
+                out.push('}');
+            }
+            serde_json::Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write(item, out);
+                }
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut out = String::new();
+    write(value, &mut out);
+    out
+}
+
+/// A content key: the SHA-256 (lowercase hex) of [`canonical_json`] of `value`. Equal values
+/// give equal keys; any change to a value changes its key.
+///
+/// ```
+/// let a = indievalue_files::content_key(&serde_json::json!({"seed": 0, "people": 40}));
+/// let b = indievalue_files::content_key(&serde_json::json!({"people": 40, "seed": 0}));
+/// let c = indievalue_files::content_key(&serde_json::json!({"people": 41, "seed": 0}));
+/// assert_eq!(a, b);
+/// assert_ne!(a, c);
+/// assert_eq!(a.len(), 64);
+/// ```
+pub fn content_key(value: &serde_json::Value) -> String {
+    use sha2::Digest;
+    format!(
+        "{:x}",
+        sha2::Sha256::digest(canonical_json(value).as_bytes())
+    )
+}

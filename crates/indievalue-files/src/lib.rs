@@ -35,8 +35,8 @@ mod error;
 mod jsonl;
 
 pub use atomic::{
-    create_dir_all, read_json, read_to_string, sha256_file, temporary_path, write_atomic,
-    write_atomic_try_with, write_atomic_with, write_json_atomic,
+    canonical_json, content_key, create_dir_all, read_json, read_to_string, sha256_file,
+    temporary_path, write_atomic, write_atomic_try_with, write_atomic_with, write_json_atomic,
 };
 pub use error::{Error, Result};
 pub use jsonl::{Header, JsonLines, VersionedHeader};

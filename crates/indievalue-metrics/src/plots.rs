@@ -110,7 +110,11 @@ fn row_labels(names: Vec<String>) -> impl Fn(&f64) -> String {
     }
 }
 
-/// Horizontal grouped bars: one row per label, one bar per series.
+/// Width of the legend panel right of a chart with several series.
+const LEGEND_WIDTH: u32 = 300;
+
+/// Horizontal grouped bars: one row per label, one bar per series, the accuracy axis from 0 to
+/// 100; with several series the legend stands in its own panel on the right, clear of the bars.
 fn bars<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
     title: &str,
@@ -119,17 +123,20 @@ fn bars<DB: DrawingBackend>(
 ) -> std::result::Result<(), String> {
     let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
     root.fill(&WHITE).map_err(e)?;
+    let (width, _) = root.dim_in_pixel();
+    let (plot, legend) = if series.len() > 1 {
+        let (left, right) = root.split_horizontally(width.saturating_sub(LEGEND_WIDTH));
+        (left, Some(right))
+    } else {
+        (root.clone(), None)
+    };
     let n = labels.len().max(1) as f64;
-    let mut chart = ChartBuilder::on(&root)
+    let mut chart = ChartBuilder::on(&plot)
         .caption(title, ("sans-serif", 22))
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(260)
-        // Room on the right for the legend.
-        .build_cartesian_2d(
-            0f64..if series.len() > 1 { 125f64 } else { 100f64 },
-            0f64..n,
-        )
+        .build_cartesian_2d(0f64..100f64, 0f64..n)
         .map_err(e)?;
     let row_label = row_labels(labels.to_vec());
     chart
@@ -141,27 +148,31 @@ fn bars<DB: DrawingBackend>(
         .draw()
         .map_err(e)?;
     let k = series.len().max(1) as f64;
-    for (s, (name, values)) in series.iter().enumerate() {
+    for (s, (_, values)) in series.iter().enumerate() {
         let color = PALETTE[s % PALETTE.len()];
         let rects = values.iter().enumerate().map(move |(i, &v)| {
             let row = n - 1.0 - i as f64;
             let top = row + 0.9 - s as f64 * 0.8 / k;
+            let v = if v.is_finite() {
+                v.clamp(0.0, 100.0)
+            } else {
+                0.0
+            };
             Rectangle::new([(0.0, top - 0.8 / k), (v, top)], color.filled())
         });
-        chart
-            .draw_series(rects)
-            .map_err(e)?
-            .label(name.clone())
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
+        chart.draw_series(rects).map_err(e)?;
     }
-    if series.len() > 1 {
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(e)?;
+    if let Some(panel) = legend {
+        for (s, (name, _)) in series.iter().enumerate() {
+            let color = PALETTE[s % PALETTE.len()];
+            let y = 60 + 26 * s as i32;
+            panel
+                .draw(&Rectangle::new([(8, y), (22, y + 14)], color.filled()))
+                .map_err(e)?;
+            panel
+                .draw(&Text::new(name.clone(), (30, y), ("sans-serif", 15)))
+                .map_err(e)?;
+        }
     }
     root.present().map_err(e)
 }
@@ -283,17 +294,18 @@ pub fn top_k_sweep(
     ks: &[usize],
     series: &[(String, Vec<f64>)],
 ) -> Result<Vec<PathBuf>> {
-    let (lo, hi) = series
+    // The accuracy axis ends at 100 and starts at the ten below the lowest point.
+    let lo = series
         .iter()
         .flat_map(|(_, v)| v.iter().copied())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
-            (a.min(v), b.max(v))
-        });
-    let (lo, hi) = if lo.is_finite() {
-        ((lo - 2.0).max(0.0), (hi + 2.0).min(100.0))
+        .filter(|v| v.is_finite())
+        .fold(f64::INFINITY, f64::min);
+    let lo = if lo.is_finite() {
+        ((lo - 2.0) / 10.0).floor().max(0.0) * 10.0
     } else {
-        (0.0, 100.0)
+        0.0
     };
+    let hi = 100.0;
     let kmax = ks.iter().copied().max().unwrap_or(1) as f64;
     let points: Vec<(String, Vec<(f64, f64)>)> = series
         .iter()
@@ -368,7 +380,10 @@ fn xy_chart<DB: DrawingBackend>(
         let color = PALETTE[s % PALETTE.len()];
         chart
             .draw_series(LineSeries::new(
-                points.iter().copied(),
+                points
+                    .iter()
+                    .copied()
+                    .filter(|(x, y)| x.is_finite() && y.is_finite()),
                 color.stroke_width(2),
             ))
             .map_err(e)?

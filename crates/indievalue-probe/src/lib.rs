@@ -66,6 +66,10 @@ pub use predict::{
 pub use prompt::{
     PromptBuilder, display_statement, group_key, option_answer, option_key, option_label,
 };
+/// `indievalue-probe VERSION`: what wrote a run's files (part of the experiment runner's keys,
+/// so predictions made by another version of the prompts are not reused).
+pub const WRITTEN_BY: &str = indievalue_files::written_by!();
+
 pub use run::{GENERATIONS_FILE, PREDICTIONS_FILE, ProbeMode, ProbeRun, RunOutcome, TaskDone};
 pub use training::{ChatFormat, meta_path, write_chat_training_set, write_task_training_set};
 
