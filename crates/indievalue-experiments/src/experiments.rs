@@ -396,8 +396,8 @@ impl Experiment for AccuracyExperiment {
             let (t, _) = self.table4(ctx, Some(only))?;
             let _ = writeln!(
                 body,
-                "\nThe same measures on the {} people every row below ran on (the rows above \
-                 with fewer people are not comparable to the baselines on all):\n",
+                "\nA reasoner that ran on fewer people compares with the baselines on those \
+                 same {} people:\n",
                 only.len()
             );
             body.push_str(&ctx.table(&format!("table4_subset{}", i + 1), &t)?);

@@ -392,15 +392,14 @@ impl Runner {
                 if job.tasks_done > 0 {
                     job.status = JobStatus::Partial;
                 }
+                let spec = self.plan.reasoner(&job.need.reasoner);
+                let generative = spec.is_some_and(|s| s.mode == crate::ModelMode::Generate);
                 for t in tasks
                     .iter()
                     .filter(|t| !finished.contains(&(t.person, t.setup)))
                 {
                     job.probes_left += t.probes.len();
-                    for probe in &t.probes {
-                        let chars = prompts.question_prompt(t, probe).map_or(0, |s| s.len());
-                        job.tokens_left_estimate += chars as u64 / 4;
-                    }
+                    job.tokens_left_estimate += prompt_tokens_estimate(&prompts, t, generative);
                 }
             }
             jobs.push(job);
@@ -621,6 +620,27 @@ impl Runner {
         }
         Ok(results)
     }
+}
+
+/// The tokens a task runs through a model, estimated as characters / 4: scoring shares one
+/// prefix (the known statements) per task and adds each option; the generative protocol reads
+/// the B.1 prompt and writes about 40 tokens per probe.
+fn prompt_tokens_estimate(prompts: &PromptBuilder<'_>, task: &ProbeTask, generative: bool) -> u64 {
+    let chars = if generative {
+        prompts.probing_prompt(task).map_or(0, |s| s.len()) + 160 * task.probes.len()
+    } else {
+        let options: usize = task
+            .probes
+            .iter()
+            .map(|p| {
+                prompts
+                    .probe_options(task, p)
+                    .map_or(0, |o| o.iter().map(|s| s.len() + 12).sum())
+            })
+            .sum();
+        prompts.known_statements(task).map_or(0, |s| s.len()) + options
+    };
+    chars as u64 / 4
 }
 
 /// Loads a reasoner's model (its adapter merged).

@@ -307,3 +307,79 @@ fn training_sets_have_exactly_n_distinct_examples_per_question() {
     let err = build_training_set(&catalog, &people, &answers, &pool, &greedy, 8).unwrap_err();
     assert!(err.to_string().contains("question V1"), "{err}");
 }
+
+/// Every recipe of Table 18 (probes polar / refined / both; demonstrations fixed / mixed /
+/// mixed plus fixed) and every Table 5 variant (statements only, demographics prepended,
+/// demographics only): N examples per question split evenly over the recipe's combinations,
+/// no (question, person) twice, no evaluation person, demographics exactly where asked for.
+#[test]
+fn every_table18_recipe_and_table5_variant_has_its_counts() {
+    use indievalue_sampling::DemographicsMode;
+    let catalog = Catalog::load(mini_catalog_dir()).unwrap();
+    let people = synthetic(&catalog, 1_500, 5);
+    let answers = AnswerMatrix::new(&people);
+    let setups = ProbeSetup::paper(&catalog);
+    let mut criteria = EvalCriteria::scaled(&catalog);
+    criteria.people = 60;
+    let eval = select_evaluation_set(&catalog, &people, &answers, &setups, &criteria, 2).unwrap();
+    let pool = eval.training_rows(people.len());
+    let held: HashSet<i64> = eval.ids.iter().copied().collect();
+    let n = 12;
+    for probes in ["p", "r", "p+r"] {
+        for demos in ["20", "mixed:5-20", "mixed:5-20+20"] {
+            for demographics in [
+                DemographicsMode::None,
+                DemographicsMode::Prepend,
+                DemographicsMode::Only,
+            ] {
+                let what = format!("{probes}:{demos} {demographics:?}");
+                let mut recipe = TrainingRecipe::parse(probes, demos, n).unwrap();
+                recipe.demographics = demographics;
+                let combos = recipe.combinations.len();
+                let forms = if probes == "p+r" { 2 } else { 1 };
+                let modes = if demos.contains('+') { 2 } else { 1 };
+                assert_eq!(combos, forms * modes, "{what}");
+                let examples =
+                    build_training_set(&catalog, &people, &answers, &pool, &recipe, 4).unwrap();
+                assert_eq!(examples.len(), catalog.questions().len() * n, "{what}");
+                let mut pairs = HashSet::new();
+                let mut per_combo: BTreeMap<(u16, Granularity, String), usize> = BTreeMap::new();
+                for e in &examples {
+                    assert!(pairs.insert((e.question, e.person)), "{what}: a pair twice");
+                    assert!(!held.contains(&e.person), "{what}: an evaluation person");
+                    *per_combo
+                        .entry((e.question, e.granularity, e.demo_mode.to_string()))
+                        .or_default() += 1;
+                    let record = e.record(&catalog, &people, demographics);
+                    match demographics {
+                        DemographicsMode::None => {
+                            assert!(record.demographics.is_empty(), "{what}");
+                            assert!(!record.demonstrations.is_empty(), "{what}");
+                        }
+                        DemographicsMode::Prepend => {
+                            assert!(!record.demographics.is_empty(), "{what}");
+                            assert!(!record.demonstrations.is_empty(), "{what}");
+                        }
+                        DemographicsMode::Only => {
+                            assert!(!record.demographics.is_empty(), "{what}");
+                            assert!(record.demonstrations.is_empty(), "{what}");
+                        }
+                    }
+                }
+                // Demographics only: every combination's demonstrations become the
+                // demographic statements, so the groups are the probe forms.
+                let groups = if demographics == DemographicsMode::Only {
+                    forms
+                } else {
+                    combos
+                };
+                assert_eq!(
+                    per_combo.len(),
+                    catalog.questions().len() * groups,
+                    "{what}"
+                );
+                assert!(per_combo.values().all(|&c| c == n / groups), "{what}");
+            }
+        }
+    }
+}
