@@ -5,7 +5,7 @@ use crate::Result;
 use crate::data::Dataset;
 use crate::plan::Plan;
 use crate::runner::Results;
-use indievalue_catalog::{Catalog, Granularity};
+use indievalue_catalog::{Catalog, Category, Granularity};
 use indievalue_metrics::Table;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -21,6 +21,8 @@ pub struct TaskRequest {
     pub demonstrations: usize,
     /// Whether the person's demographic statements come first.
     pub demographics: bool,
+    /// Demonstrations only from this category's questions (Figure 8).
+    pub demo_category: Option<Category>,
 }
 
 impl TaskRequest {
@@ -31,6 +33,7 @@ impl TaskRequest {
             demo: Granularity::Polar,
             demonstrations,
             demographics: false,
+            demo_category: None,
         }
     }
 }

@@ -3,6 +3,10 @@
 //! Index). A new experiment is a type implementing [`Experiment`] and a line in
 //! [`experiments_of`] and [`known_keys`].
 
+use crate::ablations::{
+    CategoryDemosExperiment, DemoFormExperiment, DemographicsExperiment, DemonstrationsExperiment,
+    GroupsExperiment,
+};
 use crate::experiment::{Experiment, Need, RenderContext, Section, TaskRequest};
 use crate::paper;
 use crate::plan::Plan;
@@ -14,13 +18,27 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 /// The experiment kinds a plan may name.
-pub const KINDS: [&str; 4] = ["catalog", "accuracy", "top-k", "inequity"];
+pub const KINDS: [&str; 9] = [
+    "catalog",
+    "accuracy",
+    "top-k",
+    "inequity",
+    "demonstrations",
+    "demo-form",
+    "category-demos",
+    "demographics",
+    "groups",
+];
 
 /// The keys an `[[experiment]]` of `kind` may have (`None`: unknown kind).
 pub(crate) fn known_keys(kind: &str) -> Option<&'static [&'static str]> {
     match kind {
         "catalog" | "top-k" => Some(&["kind"]),
-        "accuracy" | "inequity" => Some(&["kind", "reasoners"]),
+        "accuracy" | "inequity" | "demo-form" | "category-demos" | "demographics" => {
+            Some(&["kind", "reasoners"])
+        }
+        "demonstrations" => Some(&["kind", "reasoners", "counts"]),
+        "groups" => Some(&["kind", "reasoner", "over"]),
         _ => None,
     }
 }
@@ -40,6 +58,48 @@ pub fn experiments_of(plan: &Plan) -> Result<Vec<Box<dyn Experiment>>> {
                 "inequity" => Box::new(InequityExperiment {
                     reasoners: plan.reasoners_of(spec),
                 }),
+                "demonstrations" => Box::new(DemonstrationsExperiment {
+                    reasoners: plan.reasoners_of(spec),
+                    counts: spec
+                        .counts
+                        .clone()
+                        .unwrap_or_else(|| vec![50, 100, 150, 200]),
+                }),
+                "demo-form" => Box::new(DemoFormExperiment {
+                    reasoners: plan.reasoners_of(spec),
+                }),
+                "category-demos" => Box::new(CategoryDemosExperiment {
+                    reasoners: plan.reasoners_of(spec),
+                }),
+                "demographics" => Box::new(DemographicsExperiment {
+                    reasoners: plan.reasoners_of(spec),
+                }),
+                "groups" => {
+                    let key = |k: &str| format!("experiment[{i}].{k}");
+                    let name = |k: &str, v: &Option<String>| -> Result<String> {
+                        let v = v.clone().ok_or_else(|| Error::Plan {
+                            file: plan.source.clone(),
+                            key: key(k),
+                            message: "missing (a [[reasoner]] name, or global, top1, topK)".into(),
+                        })?;
+                        if crate::ablations::owner_of(plan, &v).is_none() {
+                            return Err(Error::Plan {
+                                file: plan.source.clone(),
+                                key: key(k),
+                                message: format!(
+                                    "{v:?} is neither a [[reasoner]] nor a baseline with people \
+                                     (global, top1, top{})",
+                                    plan.evaluation.top_k
+                                ),
+                            });
+                        }
+                        Ok(v)
+                    };
+                    Box::new(GroupsExperiment {
+                        reasoner: name("reasoner", &spec.reasoner)?,
+                        over: name("over", &spec.over)?,
+                    })
+                }
                 other => {
                     return Err(Error::Plan {
                         file: plan.source.clone(),

@@ -10,6 +10,9 @@
 //! - [`Store`]: content-addressed tasks and predictions. A key hashes the data's hash, the
 //!   seed, the canonical parameters, [`FORMAT_VERSION`], the reasoner and its model files'
 //!   hashes: the same key is the same files, reused across experiments and runs.
+//! - The experiments: Tables 1 and 6, Table 4 / Table 15 / Figure 2, Table 20, Table 2 /
+//!   Table 16 ([`AccuracyExperiment`], ...), and the ablations: Figure 5 / Figure 10, Table 14,
+//!   Figure 8, Table 5, Figures 4, 9, 11-21 ([`DemonstrationsExperiment`], ...).
 //! - [`Experiment`]: a named experiment of the paper (the label spelled as the paper does), the
 //!   [`Need`]s it has (tasks and reasoners) and how its section of the report is rendered.
 //!   [`experiments_of`] turns a plan's `[[experiment]]` entries into experiments; adding one is
@@ -31,6 +34,7 @@
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+mod ablations;
 mod data;
 mod experiment;
 mod experiments;
@@ -40,6 +44,10 @@ mod report;
 mod runner;
 mod store;
 
+pub use ablations::{
+    CategoryDemosExperiment, DemoFormExperiment, DemographicsExperiment, DemonstrationsExperiment,
+    GroupsExperiment,
+};
 pub use data::{DataSource, Dataset};
 pub use experiment::{Experiment, Need, RenderContext, Section, SectionTable, TaskRequest};
 pub use experiments::{

@@ -186,6 +186,13 @@ pub fn table15_row(name: &str) -> Option<[f64; 4]> {
     TABLE15.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
 }
 
+/// Table 14 (GPT-4o (0806), polar probes): the demonstrations' form, then probe setups 1-3
+/// and the average.
+pub const TABLE14: [(&str, [f64; 4]); 2] = [
+    ("refined", [64.96, 64.97, 60.91, 63.61]),
+    ("polar", [65.21, 64.77, 60.39, 63.46]),
+];
+
 /// The models of Table 16's columns, in order.
 pub const TABLE16_MODELS: [&str; 10] = [
     "LLama-3.1-8B",

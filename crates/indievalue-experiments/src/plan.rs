@@ -267,6 +267,12 @@ pub struct ExperimentSpec {
     pub kind: String,
     /// Reasoners it runs (default: the baselines and every `[[reasoner]]`).
     pub reasoners: Option<Vec<String>>,
+    /// `demonstrations`: the counts, as the paper counts them (default 50, 100, 150, 200).
+    pub counts: Option<Vec<usize>>,
+    /// `groups`: the output shown (a `[[reasoner]]` or a baseline: `global`, `top1`, `topK`).
+    pub reasoner: Option<String>,
+    /// `groups`: the output it is compared with.
+    pub over: Option<String>,
 }
 
 const TOP_KEYS: &[&str] = &[
@@ -419,6 +425,14 @@ impl Plan {
             return Err(self.error("experiment", "the plan has no [[experiment]]"));
         }
         for (i, x) in self.experiments.iter().enumerate() {
+            if let Some(counts) = &x.counts
+                && (counts.is_empty() || counts.iter().any(|&c| c == 0 || c > PAPER_DEMO_QUESTIONS))
+            {
+                return Err(self.error(
+                    format!("experiment[{i}].counts"),
+                    format!("between 1 and {PAPER_DEMO_QUESTIONS} demonstrations each"),
+                ));
+            }
             if let Some(list) = &x.reasoners {
                 for name in list {
                     if name != BASELINES && !names.contains(name.as_str()) {

@@ -17,7 +17,7 @@ use indievalue_metrics::{Prediction, PredictionsFile};
 use indievalue_probe::{ProbeRun, PromptBuilder};
 use indievalue_sampling::{
     DemoMode, DemoSpec, EvalCriteria, EvaluationSet, ProbeSetup, ProbeTask, TASK_FORMAT, TaskFile,
-    TaskSpec, build_probe_tasks, retarget_tasks, select_evaluation_set,
+    TaskSpec, build_category_tasks, build_probe_tasks, retarget_tasks, select_evaluation_set,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -280,7 +280,11 @@ impl Runner {
             seed: self.plan.seed,
         };
         let (people, answers) = (&p.data.people, &p.data.answers);
-        let polar = build_probe_tasks(&p.catalog, people, answers, &p.eval.rows, &spec);
+        let rows = &p.eval.rows;
+        let polar = match request.demo_category {
+            Some(c) => build_category_tasks(&p.catalog, people, answers, rows, &spec, &[c]),
+            None => build_probe_tasks(&p.catalog, people, answers, rows, &spec),
+        };
         // Refined probes keep the polar tasks' demonstrations, so the two forms compare.
         let tasks = match request.probe {
             Granularity::Polar => polar,

@@ -51,7 +51,12 @@ fn the_base_plan_and_the_shipped_plans_parse() {
     assert_eq!(plan.experiments.len(), 4);
     assert_eq!(plan.evaluation.top_k, 4);
     let small = Plan::embedded_default().unwrap();
-    assert_eq!(small.reasoners.len(), 1);
+    assert_eq!(small.reasoners.len(), 2);
+    assert_eq!(
+        small.experiments.len(),
+        9,
+        "every experiment of the runner and the ablations"
+    );
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plans");
     let paper = Plan::load(root.join("paper.toml")).unwrap();
     assert_eq!(paper.evaluation.people, 800);
@@ -253,4 +258,103 @@ fn a_second_run_recomputes_nothing_and_writes_the_same_report() {
         .unwrap();
     assert_eq!(started, 0, "nothing recomputed");
     assert_eq!(std::fs::read_to_string(&again.report_md).unwrap(), report);
+}
+
+const ABLATIONS: &str = r#"
+[[experiment]]
+kind = "demonstrations"
+reasoners = ["baselines"]
+counts = [50, 200]
+
+[[experiment]]
+kind = "demo-form"
+
+[[experiment]]
+kind = "category-demos"
+
+[[experiment]]
+kind = "demographics"
+
+[[experiment]]
+kind = "groups"
+reasoner = "top4"
+over = "global"
+"#;
+
+#[test]
+fn the_ablations_write_their_sections_tables_and_plots() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let text = format!("{BASE}{ABLATIONS}");
+    let files = runner(&text, &out).run(&mut |_| {}).unwrap();
+    let report = std::fs::read_to_string(&files.report_md).unwrap();
+    for label in [
+        "## Figure 5 / Figure 10",
+        "## Table 14",
+        "## Figure 8",
+        "## Table 5",
+        "## Figures 4, 9, 11-21",
+    ] {
+        assert!(report.contains(label), "{label} missing");
+    }
+    for file in [
+        "tables/figure5.csv",
+        "plots/figure5.png",
+        "tables/table14.csv",
+        "tables/table5.csv",
+        "tables/groups.csv",
+        "plots/groups/continent-accuracy.png",
+        "plots/groups/continent-change.svg",
+    ] {
+        assert!(out.join(file).is_file(), "{file} missing");
+    }
+    // One heatmap per baseline with predictions, 13 x 13 cells.
+    let heatmaps: Vec<_> = std::fs::read_dir(out.join("tables"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("figure8_"))
+        .collect();
+    assert_eq!(heatmaps.len(), 3, "global, top 1, top 4");
+    let csv = std::fs::read_to_string(heatmaps[0].path()).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 13);
+    assert!(
+        csv.lines()
+            .all(|l| l.split(',').count() == 1 + 13 || l.contains('"'))
+    );
+    // The demonstration counts were scaled (50 and 200 of 214 on a catalog leaving 26).
+    assert!(report.contains("scaled to this catalog: 6, 24"), "{report}");
+    // Rerun: nothing recomputed, same report.
+    let mut started = 0;
+    let again = runner(&text, &out)
+        .run(&mut |e| {
+            if let indievalue_experiments::Event::JobStarted(_) = e {
+                started += 1;
+            }
+        })
+        .unwrap();
+    assert_eq!(started, 0);
+    assert_eq!(std::fs::read_to_string(again.report_md).unwrap(), report);
+}
+
+#[test]
+fn groups_names_outputs_with_people() {
+    let with = |reasoner: &str| {
+        format!(
+            "{BASE}\n[[experiment]]\nkind = \"groups\"\nreasoner = \"{reasoner}\"\nover = \"global\"\n"
+        )
+    };
+    assert!(Plan::parse(&with("top4"), "test.toml").is_ok());
+    let err = |text: String| match indievalue_experiments::experiments_of(
+        &Plan::parse(&text, "test.toml").unwrap(),
+    ) {
+        Err(Error::Plan { key, .. }) => key,
+        Err(other) => panic!("{other}"),
+        Ok(_) => panic!("accepted"),
+    };
+    assert_eq!(err(with("random")), "experiment[4].reasoner");
+    assert_eq!(err(with("top5")), "experiment[4].reasoner");
+    let missing = format!("{BASE}\n[[experiment]]\nkind = \"groups\"\nreasoner = \"top4\"\n");
+    assert_eq!(err(missing), "experiment[4].over");
+    let counts = format!("{BASE}\n[[experiment]]\nkind = \"demonstrations\"\ncounts = [0, 50]\n");
+    assert_eq!(error_key(&counts), "experiment[4].counts");
 }

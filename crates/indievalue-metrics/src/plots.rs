@@ -236,7 +236,26 @@ pub fn group_change(
 ) -> Result<Vec<PathBuf>> {
     let height = 120 + 24 * changes.len() as u32;
     both!(stem.as_ref(), (900, height.max(300)), |root| signed_bars(
-        root, title, changes
+        root,
+        title,
+        changes,
+        "change in accuracy (percentage points)"
+    ))
+}
+
+/// [`group_change`] for relative changes, in percent of the other reasoner's accuracy
+/// (Figure 4's and Figures 11-21's bars).
+pub fn group_relative_change(
+    stem: impl AsRef<Path>,
+    title: &str,
+    changes: &[(String, f64)],
+) -> Result<Vec<PathBuf>> {
+    let height = 120 + 24 * changes.len() as u32;
+    both!(stem.as_ref(), (900, height.max(300)), |root| signed_bars(
+        root,
+        title,
+        changes,
+        "relative change in accuracy (%)"
     ))
 }
 
@@ -245,6 +264,7 @@ fn signed_bars<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
     title: &str,
     values: &[(String, f64)],
+    x_desc: &str,
 ) -> std::result::Result<(), String> {
     let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
     root.fill(&WHITE).map_err(e)?;
@@ -268,7 +288,7 @@ fn signed_bars<DB: DrawingBackend>(
         .disable_y_mesh()
         .y_labels(values.len().max(1) * 2 + 1)
         .y_label_formatter(&row_label)
-        .x_desc("change in accuracy (percentage points)")
+        .x_desc(x_desc)
         .draw()
         .map_err(e)?;
     let rects = values.iter().enumerate().map(|(i, &(_, v))| {
@@ -397,5 +417,219 @@ fn xy_chart<DB: DrawingBackend>(
         .position(legend)
         .draw()
         .map_err(e)?;
+    root.present().map_err(e)
+}
+
+/// Accuracy against a count (demonstrations, k, ...), one line per series; the accuracy axis
+/// ends at 100 and starts at the ten below the lowest point.
+pub fn accuracy_lines(
+    stem: impl AsRef<Path>,
+    title: &str,
+    x_desc: &str,
+    xs: &[usize],
+    series: &[(String, Vec<f64>)],
+) -> Result<Vec<PathBuf>> {
+    let lo = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().copied())
+        .filter(|v| v.is_finite())
+        .fold(f64::INFINITY, f64::min);
+    let lo = if lo.is_finite() {
+        ((lo - 2.0) / 10.0).floor().max(0.0) * 10.0
+    } else {
+        0.0
+    };
+    let xmin = xs.iter().copied().min().unwrap_or(0) as f64;
+    let xmax = xs.iter().copied().max().unwrap_or(1) as f64;
+    let points: Vec<(String, Vec<(f64, f64)>)> = series
+        .iter()
+        .map(|(name, v)| {
+            (
+                name.clone(),
+                xs.iter().zip(v).map(|(&x, &y)| (x as f64, y)).collect(),
+            )
+        })
+        .collect();
+    let ranges = ((xmin, xmax.max(xmin + 1.0)), (lo, 100.0));
+    let descs = || (x_desc, "accuracy (%)", SeriesLabelPosition::LowerRight);
+    both!(stem.as_ref(), (900, 560), |root| xy_chart(
+        root,
+        title,
+        &points,
+        ranges,
+        descs()
+    ))
+}
+
+/// Figures 4, 9 and 11-21 from one function: for every dimension of `a`, a plot of `a`'s
+/// accuracy per group (`DIR/SLUG-accuracy.{png,svg}`) and of its relative change over `b` in
+/// percent, 100 x (a - b) / b (`DIR/SLUG-change.{png,svg}`), groups in the dimension's order.
+/// Returns (dimension, slug) for every dimension plotted.
+pub fn dimension_groups(
+    dir: &Path,
+    a_label: &str,
+    b_label: &str,
+    a: &crate::InequityIndex,
+    b: &crate::InequityIndex,
+) -> Result<Vec<(String, String)>> {
+    indievalue_files::create_dir_all(dir)?;
+    let mut out = Vec::new();
+    for row in &a.rows {
+        if row.groups.is_empty() {
+            continue;
+        }
+        let slug: String = row
+            .dimension
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        let groups: Vec<(String, f64)> = row
+            .groups
+            .iter()
+            .map(|g| (format!("{} ({})", g.group, g.people), g.accuracy))
+            .collect();
+        group_accuracy(
+            dir.join(format!("{slug}-accuracy")),
+            &format!("{a_label}: accuracy by {}", row.dimension.to_lowercase()),
+            &groups,
+        )?;
+        let theirs = b.rows.iter().find(|r| r.dimension == row.dimension);
+        let changes: Vec<(String, f64)> = row
+            .groups
+            .iter()
+            .map(|g| {
+                let base = theirs
+                    .and_then(|r| r.groups.iter().find(|h| h.group == g.group))
+                    .map_or(f64::NAN, |h| h.accuracy);
+                let change = if base > 0.0 {
+                    100.0 * (g.accuracy - base) / base
+                } else {
+                    f64::NAN
+                };
+                (format!("{} ({})", g.group, g.people), change)
+            })
+            .collect();
+        group_relative_change(
+            dir.join(format!("{slug}-change")),
+            &format!(
+                "{a_label} over {b_label}: relative change by {}",
+                row.dimension.to_lowercase()
+            ),
+            &changes,
+        )?;
+        out.push((row.dimension.clone(), slug));
+    }
+    Ok(out)
+}
+
+/// A grid of values with every value printed in its cell (Figure 8's layout): `rows` down the
+/// left (top to bottom, in the order given), `columns` along the bottom; cells shaded from white
+/// (`low`) to blue (`high`); a NaN cell stays grey and prints `-`.
+pub fn heatmap(
+    stem: impl AsRef<Path>,
+    title: &str,
+    rows: &[String],
+    columns: &[String],
+    values: &[Vec<f64>],
+    (low, high): (f64, f64),
+) -> Result<Vec<PathBuf>> {
+    let cell = 62u32;
+    let width = 300 + cell * columns.len().max(1) as u32;
+    let height = 220 + cell * rows.len().max(1) as u32;
+    both!(stem.as_ref(), (width, height), |root| grid(
+        root,
+        title,
+        rows,
+        columns,
+        values,
+        (low, high)
+    ))
+}
+
+fn grid<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    title: &str,
+    rows: &[String],
+    columns: &[String],
+    values: &[Vec<f64>],
+    (low, high): (f64, f64),
+) -> std::result::Result<(), String> {
+    let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
+    root.fill(&WHITE).map_err(e)?;
+    let (nr, nc) = (rows.len().max(1) as f64, columns.len().max(1) as f64);
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(170)
+        .y_label_area_size(270)
+        .build_cartesian_2d(0f64..nc, 0f64..nr)
+        .map_err(e)?;
+    let row_label = row_labels(rows.to_vec());
+    let column_names = columns.to_vec();
+    let column_label = move |x: &f64| {
+        let i = x.floor() as usize;
+        if (x - x.floor() - 0.5).abs() < 1e-6 && i < column_names.len() {
+            column_names[i].clone()
+        } else {
+            String::new()
+        }
+    };
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .y_labels(rows.len().max(1) * 2 + 1)
+        .y_label_formatter(&row_label)
+        .x_labels(columns.len().max(1) * 2 + 1)
+        .x_label_formatter(&column_label)
+        .x_label_style(
+            ("sans-serif", 13)
+                .into_font()
+                .transform(FontTransform::Rotate270),
+        )
+        .draw()
+        .map_err(e)?;
+    let span = (high - low).max(1e-9);
+    for (r, line) in values.iter().enumerate() {
+        let y = nr - 1.0 - r as f64;
+        for (c, &v) in line.iter().enumerate() {
+            let x = c as f64;
+            let fill = if v.is_finite() {
+                let t = ((v - low) / span).clamp(0.0, 1.0);
+                let mix = |a: u8, b: u8| (f64::from(a) + (f64::from(b) - f64::from(a)) * t) as u8;
+                RGBColor(mix(255, 31), mix(255, 119), mix(255, 180))
+            } else {
+                RGBColor(220, 220, 220)
+            };
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(x, y), (x + 1.0, y + 1.0)],
+                    fill.filled(),
+                )))
+                .map_err(e)?;
+            let text = if v.is_finite() {
+                format!("{v:.1}")
+            } else {
+                "-".to_owned()
+            };
+            let ink = if v.is_finite() && (v - low) / span > 0.6 {
+                WHITE
+            } else {
+                BLACK
+            };
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    text,
+                    (x + 0.22, y + 0.62),
+                    ("sans-serif", 14).into_font().color(&ink),
+                )))
+                .map_err(e)?;
+        }
+    }
     root.present().map_err(e)
 }

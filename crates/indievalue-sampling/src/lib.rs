@@ -47,7 +47,8 @@ pub use matrix::AnswerMatrix;
 pub use setup::ProbeSetup;
 pub use task::{
     DemographicStatement, Demonstration, PROBE_TASKS_FILE, Probe, ProbeTask, TASK_FORMAT, TaskFile,
-    TaskFileHeader, TaskSpec, WRITTEN_BY, build_probe_tasks, chance_accuracy, retarget_tasks,
+    TaskFileHeader, TaskSpec, WRITTEN_BY, build_category_tasks, build_probe_tasks, chance_accuracy,
+    retarget_tasks,
 };
 pub use training::{
     DemographicsMode, TRAINING_FORMAT, TrainingExample, TrainingRecipe, TrainingRecord,

@@ -3,7 +3,7 @@
 use crate::{AnswerMatrix, DemoMode, DemoSpec, Demonstrations, Error, ProbeSetup, Result};
 use indievalue_catalog::rng::{Rng, label};
 use indievalue_catalog::{
-    Catalog, FileHeader, Granularity, Respondents, read_catalog_file, write_catalog_file,
+    Catalog, Category, FileHeader, Granularity, Respondents, read_catalog_file, write_catalog_file,
 };
 use rayon::prelude::*;
 use serde::de::DeserializeOwned;
@@ -148,6 +148,56 @@ pub fn build_probe_tasks(
     rows: &[usize],
     task_spec: &TaskSpec<'_>,
 ) -> Vec<ProbeTask> {
+    build_tasks(catalog, people, answers, rows, task_spec, None)
+}
+
+/// [`build_probe_tasks`] with the demonstrations drawn only from the non-probe questions of
+/// `categories` (Figure 8: what one category of statements tells about the others); the
+/// probes are the setups' as always. A person with fewer answers there than asked for gets
+/// all of them.
+///
+/// ```
+/// # use indievalue_catalog::{Catalog, Category, Granularity, Respondents};
+/// # use indievalue_sampling::*;
+/// # let catalog = Catalog::load(indievalue_testdata::mini_catalog_dir()).unwrap();
+/// # let q = catalog.questions().len();
+/// # let people = Respondents::from_raw(&catalog, vec![5], vec![vec![1]; q],
+/// #     vec![vec![1]; catalog.demographics().len()]).unwrap();
+/// # let answers = AnswerMatrix::new(&people);
+/// # let setups = ProbeSetup::paper(&catalog);
+/// let spec = DemoSpec { mode: DemoMode::Fixed(20), granularity: Granularity::Polar, demographics: false };
+/// let task_spec = TaskSpec { setups: &setups, demos: spec, probe_granularity: Granularity::Polar, seed: 1 };
+/// let tasks = build_category_tasks(&catalog, &people, &answers, &[0], &task_spec, &[Category::Security]);
+/// for d in &tasks[0].demonstrations {
+///     assert_eq!(catalog.question(&d.question).unwrap().category(), Category::Security);
+/// }
+/// ```
+pub fn build_category_tasks(
+    catalog: &Catalog,
+    people: &Respondents,
+    answers: &AnswerMatrix,
+    rows: &[usize],
+    task_spec: &TaskSpec<'_>,
+    categories: &[Category],
+) -> Vec<ProbeTask> {
+    let allowed: Vec<bool> = catalog
+        .questions()
+        .iter()
+        .map(|q| categories.contains(&q.category()))
+        .collect();
+    build_tasks(catalog, people, answers, rows, task_spec, Some(&allowed))
+}
+
+/// The tasks, demonstrations drawn from the non-probe questions `allowed` marks (all of them
+/// with `None`).
+fn build_tasks(
+    catalog: &Catalog,
+    people: &Respondents,
+    answers: &AnswerMatrix,
+    rows: &[usize],
+    task_spec: &TaskSpec<'_>,
+    allowed: Option<&[bool]>,
+) -> Vec<ProbeTask> {
     let TaskSpec {
         setups,
         demos: ref spec,
@@ -157,7 +207,12 @@ pub fn build_probe_tasks(
     let nq = catalog.questions().len();
     let mut tasks = Vec::with_capacity(setups.len() * rows.len());
     for setup in setups {
-        let excluded = setup.mask(nq);
+        let mut excluded = setup.mask(nq);
+        if let Some(allowed) = allowed {
+            for (q, ok) in allowed.iter().enumerate() {
+                excluded[q] |= !ok;
+            }
+        }
         let built: Vec<ProbeTask> = rows
             .par_iter()
             .map(|&row| {

@@ -383,3 +383,92 @@ fn every_table18_recipe_and_table5_variant_has_its_counts() {
         }
     }
 }
+
+/// What the ablations vary, and nothing else: demonstrations from one category come only from
+/// that category (and never from a probe question); with and without demographics the tasks
+/// differ only in the demographic statements; refined demonstrations are the same questions as
+/// the polar ones.
+#[test]
+fn ablation_tasks_vary_only_what_they_vary() {
+    use indievalue_catalog::Category;
+    use indievalue_sampling::build_category_tasks;
+    let catalog = Catalog::load(mini_catalog_dir()).unwrap();
+    let people = synthetic(&catalog, 1_000, 9);
+    let answers = AnswerMatrix::new(&people);
+    let setups = ProbeSetup::paper(&catalog);
+    let mut criteria = EvalCriteria::scaled(&catalog);
+    criteria.people = 30;
+    let eval = select_evaluation_set(&catalog, &people, &answers, &setups, &criteria, 4).unwrap();
+    let spec = |granularity, demographics| TaskSpec {
+        setups: &setups,
+        demos: DemoSpec {
+            mode: DemoMode::Fixed(12),
+            granularity,
+            demographics,
+        },
+        probe_granularity: Granularity::Polar,
+        seed: 6,
+    };
+    let build = |g, d| build_probe_tasks(&catalog, &people, &answers, &eval.rows, &spec(g, d));
+    let plain = build(Granularity::Polar, false);
+    // Demographics: the same tasks apart from the demographic statements.
+    let with = build(Granularity::Polar, true);
+    assert_eq!(plain.len(), with.len());
+    let mut differ = 0;
+    for (a, b) in plain.iter().zip(&with) {
+        assert!(a.demographics.is_empty());
+        differ += usize::from(!b.demographics.is_empty());
+        let mut b = b.clone();
+        b.demographics.clear();
+        assert_eq!(*a, b);
+    }
+    assert!(differ > 0, "nobody got demographic statements");
+    // Refined demonstrations: the same questions, in the same order.
+    let refined = build(Granularity::Refined, false);
+    let mut statements_differ = false;
+    for (a, b) in plain.iter().zip(&refined) {
+        let qa: Vec<&str> = a
+            .demonstrations
+            .iter()
+            .map(|d| d.question.as_str())
+            .collect();
+        let qb: Vec<&str> = b
+            .demonstrations
+            .iter()
+            .map(|d| d.question.as_str())
+            .collect();
+        assert_eq!(qa, qb);
+        assert_eq!(a.probes, b.probes);
+        assert_eq!(b.demo_granularity, Granularity::Refined);
+        statements_differ |= a.demonstrations != b.demonstrations;
+    }
+    assert!(
+        statements_differ,
+        "refined statements are other indices than polar ones"
+    );
+    // One category at a time: only its questions, never a probe question, and every one the
+    // person answered outside the probes (up to the count).
+    for category in Category::ALL {
+        let only = build_category_tasks(
+            &catalog,
+            &people,
+            &answers,
+            &eval.rows,
+            &spec(Granularity::Polar, false),
+            &[category],
+        );
+        assert_eq!(only.len(), plain.len());
+        let mut seen = 0;
+        for (t, p) in only.iter().zip(&plain) {
+            assert_eq!(t.probes, p.probes);
+            let probes: HashSet<&str> = t.probes.iter().map(|p| p.question.as_str()).collect();
+            for d in &t.demonstrations {
+                let q = catalog.question(&d.question).unwrap();
+                assert_eq!(q.category(), category);
+                assert!(!probes.contains(d.question.as_str()));
+                seen += 1;
+            }
+        }
+        assert!(seen > 0, "{category:?}: no demonstrations at all");
+    }
+}
