@@ -143,8 +143,14 @@ impl Experiment for DemonstrationsExperiment {
                         line.push(avg);
                     }
                     table.push(row);
-                    let suffix = if demographics { ", + demographics" } else { "" };
-                    lines.push((format!("{}{suffix}", o.label), line));
+                    // The plot leaves out exact rows (no demonstrations read) and a
+                    // "+ demographics" line that repeats the plain one (a reasoner that does
+                    // not read demographic statements): the table keeps them.
+                    let repeats = demographics && lines.last().is_some_and(|(_, l)| *l == line);
+                    if o.exact.is_none() && !repeats {
+                        let suffix = if demographics { ", + demographics" } else { "" };
+                        lines.push((format!("{}{suffix}", o.label), line));
+                    }
                 }
             }
         }
@@ -160,7 +166,8 @@ impl Experiment for DemonstrationsExperiment {
             body,
             "Polar probes; demonstrations {} (the paper's counts{}), each with and without the \
              person's demographic statements first. The statistical baselines do not read \
-             demographic statements, so their two lines coincide.\n",
+             demographic statements, so the plot draws one line for each of them; exact rows are \
+             in the table only.\n",
             self.counts
                 .iter()
                 .map(ToString::to_string)
@@ -372,11 +379,18 @@ impl Experiment for CategoryDemosExperiment {
                             .chain(line.iter().map(|&v| format!("{v:.1}"))),
                     );
                 }
+                // Numbered columns (the rows' numbers): full names do not fit under a cell.
+                let rows: Vec<String> = names
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| format!("{n} ({})", i + 1))
+                    .collect();
+                let columns: Vec<String> = (1..=names.len()).map(|i| i.to_string()).collect();
                 indievalue_metrics::plots::heatmap(
                     ctx.plot_stem(&stem)?,
-                    &format!("{label}: demonstrations from one category"),
-                    &names,
-                    &names,
+                    &format!("{label}: demonstrations from one category (rows) by probe category"),
+                    &rows,
+                    &columns,
                     &grid,
                     (0.0, 100.0),
                 )?;

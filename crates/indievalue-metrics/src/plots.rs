@@ -541,7 +541,7 @@ pub fn heatmap(
 ) -> Result<Vec<PathBuf>> {
     let cell = 62u32;
     let width = 300 + cell * columns.len().max(1) as u32;
-    let height = 220 + cell * rows.len().max(1) as u32;
+    let height = 120 + cell * rows.len().max(1) as u32;
     both!(stem.as_ref(), (width, height), |root| grid(
         root,
         title,
@@ -566,7 +566,7 @@ fn grid<DB: DrawingBackend>(
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 22))
         .margin(12)
-        .x_label_area_size(170)
+        .x_label_area_size(40)
         .y_label_area_size(270)
         .build_cartesian_2d(0f64..nc, 0f64..nr)
         .map_err(e)?;
@@ -587,11 +587,7 @@ fn grid<DB: DrawingBackend>(
         .y_label_formatter(&row_label)
         .x_labels(columns.len().max(1) * 2 + 1)
         .x_label_formatter(&column_label)
-        .x_label_style(
-            ("sans-serif", 13)
-                .into_font()
-                .transform(FontTransform::Rotate270),
-        )
+        .x_desc("probe category (numbered as the rows)")
         .draw()
         .map_err(e)?;
     let span = (high - low).max(1e-9);
