@@ -368,7 +368,7 @@ impl Experiment for CategoryDemosExperiment {
                 if grid.len() != categories.len() {
                     continue;
                 }
-                let stem = format!("figure8_{}", slug(&label));
+                let stem = format!("figure8_{}", indievalue_metrics::plots::file_slug(&label));
                 let mut table = Table::new(
                     std::iter::once("demonstrations from \\ probe".to_owned())
                         .chain(names.iter().cloned()),
@@ -407,24 +407,6 @@ impl Experiment for CategoryDemosExperiment {
             body,
         })
     }
-}
-
-/// A file-name-safe form of a label.
-pub(crate) fn slug(label: &str) -> String {
-    let mut s: String = label
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    while s.contains("--") {
-        s = s.replace("--", "-");
-    }
-    s.trim_matches('-').to_owned()
 }
 
 /// Table 5: what a reasoner reads: demographic statements only, value statements only, both.

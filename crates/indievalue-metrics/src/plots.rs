@@ -307,47 +307,32 @@ fn signed_bars<DB: DrawingBackend>(
     root.present().map_err(e)
 }
 
-/// Accuracy against k, one line per series (Table 20's sweep).
+/// Accuracy against k, one line per series (Table 20's sweep): [`accuracy_lines`] over k.
 pub fn top_k_sweep(
     stem: impl AsRef<Path>,
     title: &str,
     ks: &[usize],
     series: &[(String, Vec<f64>)],
 ) -> Result<Vec<PathBuf>> {
-    // The accuracy axis ends at 100 and starts at the ten below the lowest point.
-    let lo = series
-        .iter()
-        .flat_map(|(_, v)| v.iter().copied())
-        .filter(|v| v.is_finite())
-        .fold(f64::INFINITY, f64::min);
-    let lo = if lo.is_finite() {
-        ((lo - 2.0) / 10.0).floor().max(0.0) * 10.0
-    } else {
-        0.0
-    };
-    let hi = 100.0;
-    let kmax = ks.iter().copied().max().unwrap_or(1) as f64;
-    let points: Vec<(String, Vec<(f64, f64)>)> = series
-        .iter()
-        .map(|(name, v)| {
-            (
-                name.clone(),
-                ks.iter().zip(v).map(|(&k, &y)| (k as f64, y)).collect(),
-            )
-        })
-        .collect();
-    let ranges = ((1.0, kmax.max(2.0)), (lo, hi));
-    let descs = || {
-        let legend = SeriesLabelPosition::LowerRight;
-        ("k (most similar training people)", "accuracy (%)", legend)
-    };
-    both!(stem.as_ref(), (900, 560), |root| xy_chart(
-        root,
-        title,
-        &points,
-        ranges,
-        descs()
-    ))
+    accuracy_lines(stem, title, "k (most similar training people)", ks, series)
+}
+
+/// A name as a file stem: lowercase ASCII letters and digits, anything else a `-`, no runs
+/// of `-` and none at the ends.
+///
+/// ```
+/// assert_eq!(indievalue_metrics::plots::file_slug("Resemble (top 1)"), "resemble-top-1");
+/// ```
+pub fn file_slug(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_matches('-').to_owned()
 }
 
 /// Training curves: loss against optimizer step, one line per series (the training loss of
@@ -478,17 +463,7 @@ pub fn dimension_groups(
         if row.groups.is_empty() {
             continue;
         }
-        let slug: String = row
-            .dimension
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_lowercase()
-                } else {
-                    '-'
-                }
-            })
-            .collect();
+        let slug = file_slug(&row.dimension);
         let groups: Vec<(String, f64)> = row
             .groups
             .iter()

@@ -146,17 +146,7 @@ pub fn group_change_plots(
         if changes.is_empty() {
             continue;
         }
-        let slug: String = row
-            .dimension
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_lowercase()
-                } else {
-                    '-'
-                }
-            })
-            .collect();
+        let slug = indievalue_metrics::plots::file_slug(&row.dimension);
         let title = format!(
             "{}: {} over {} (points)",
             row.dimension, after.label, before.label
