@@ -10,6 +10,10 @@
 //!     [--limit 10] [--data data/]
 //! cargo run --release --features cuda --example probe -- --model meta-llama/Llama-3.1-8B-Instruct \
 //!     --device cuda --dtype bf16 --meta $META --tasks tasks/ --mode generate --out probe-8b/
+//! # a model served behind an OpenAI-compatible API (key from $OPENAI_API_KEY, never written):
+//! cargo run --release --example probe -- --backend openai --base-url https://api.openai.com/v1 \
+//!     --model gpt-4o --meta $META --tasks tasks/ --mode generate --out probe-gpt4o/ \
+//!     --concurrency 8 --max-requests 2000 --price-prompt 2.5 --price-completion 10
 //! ```
 //!
 //! Writes `predictions.jsonl` (shared predictions format), `generations.jsonl` (generate mode:
@@ -19,6 +23,8 @@
 use anyhow::{Context, Result};
 #[path = "common/model_args.rs"]
 mod common;
+#[path = "common/remote_args.rs"]
+mod remote;
 
 use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -47,6 +53,8 @@ struct Args {
     model: common::ModelArgs,
     #[command(flatten)]
     adapter: common::AdapterArg,
+    #[command(flatten)]
+    remote: remote::RemoteArgs,
     /// The statement metadata (default: INDIEVALUE_META_DIR).
     #[arg(long)]
     meta: Option<PathBuf>,
@@ -101,30 +109,44 @@ fn main() -> Result<()> {
             seed: args.seed,
         }),
     };
-    let started = Instant::now();
-    let model = args.model.load(args.adapter.adapter.as_deref())?;
-    eprintln!(
-        "model {} loaded in {:.1} s ({} layers, {} on {})",
-        args.model.model,
-        started.elapsed().as_secs_f64(),
-        model.model.config().num_hidden_layers,
-        args.model.dtype,
-        args.model.device
-    );
-    let params = serde_json::json!({
-        "model": args.model.model,
-        "model_files": model.files,
-        "dtype": args.model.dtype,
-        "device": args.model.device,
-        "tasks": tasks_path,
-        "tasks_seed": task_header.seed,
-        "tasks_params": task_header.params,
+    let tasks_params = serde_json::json!({
+        "tasks": tasks_path, "tasks_seed": task_header.seed, "tasks_params": task_header.params,
     });
-    let mut params = params;
-    if let Some(dir) = &args.adapter.adapter {
-        params["adapter"] = serde_json::json!({ "dir": dir, "sha256": sha256_file(&dir.join("adapter_model.safetensors"))? });
-    }
-    let run = ProbeRun::new(&model, &catalog, mode, &args.out, args.seed, params);
+    let client = match args.remote.remote() {
+        true => Some(args.remote.client(&args.model.model)?),
+        false => None,
+    };
+    let model;
+    let run = if let Some(client) = &client {
+        anyhow::ensure!(
+            args.adapter.adapter.is_none(),
+            "--adapter is for local models: serve the merged model instead"
+        );
+        let (predictor, mut params) = args.remote.predictor(client, &catalog, &mode)?;
+        params["inputs"] = tasks_params;
+        eprintln!("serving model {} at {}", args.model.model, client.endpoint().base_url);
+        ProbeRun::with_predictor(predictor, &catalog, &args.out, args.seed, params)
+    } else {
+        let started = Instant::now();
+        model = args.model.load(args.adapter.adapter.as_deref())?;
+        eprintln!(
+            "model {} loaded in {:.1} s ({} layers, {} on {})",
+            args.model.model,
+            started.elapsed().as_secs_f64(),
+            model.model.config().num_hidden_layers,
+            args.model.dtype,
+            args.model.device
+        );
+        let mut params = serde_json::json!({
+            "model": args.model.model, "model_files": model.files, "dtype": args.model.dtype,
+            "device": args.model.device, "tasks": tasks_path, "tasks_seed": task_header.seed,
+            "tasks_params": task_header.params,
+        });
+        if let Some(dir) = &args.adapter.adapter {
+            params["adapter"] = serde_json::json!({ "dir": dir, "sha256": sha256_file(&dir.join("adapter_model.safetensors"))? });
+        }
+        ProbeRun::new(&model, &catalog, mode, &args.out, args.seed, params)
+    };
     let total = args.limit.map_or(tasks.len(), |l| l.min(tasks.len()));
     let bar = ProgressBar::new(total as u64);
     bar.set_style(
@@ -137,16 +159,26 @@ fn main() -> Result<()> {
     let outcome = run.run(&tasks, args.limit, &mut |done| {
         tokens += done.tokens;
         bar.inc(1);
-        bar.set_message(format!(
-            "{:.0} tok/s, person {} setup {}: {}/{} answered",
-            tokens as f64 / clock.elapsed().as_secs_f64(),
-            done.person,
-            done.setup,
-            done.answered,
-            done.probes
-        ));
+        let seconds = clock.elapsed().as_secs_f64();
+        bar.set_message(
+            match &client {
+                Some(c) => remote::progress(&c.usage(), seconds),
+                None => format!("{:.0} tok/s", tokens as f64 / seconds),
+            } + &format!(
+                ", person {} setup {}: {}/{} answered",
+                done.person, done.setup, done.answered, done.probes
+            ),
+        );
     })?;
     bar.finish();
+    if let Some(c) = &client {
+        let seconds = clock.elapsed().as_secs_f64();
+        eprintln!("{}", remote::progress(&c.usage(), seconds));
+        remote::record_usage(&args.out, &c.usage(), seconds)?;
+    }
+    if let Some(why) = &outcome.stopped {
+        eprintln!("stopped before the last task: budget reached ({why}); rerun to continue");
+    }
     eprintln!(
         "ran {} tasks ({} resumed from an earlier run, {} partial dropped), {tokens} tokens in {:.1} s",
         outcome.ran,

@@ -18,6 +18,7 @@
 //! | [`probe`] | `indievalue-probe` | the paper's prompts, answer parsing, scoring and generative predictors |
 //! | [`finetune`] | `indievalue-finetune` | LoRA and full fine-tuning with PyTorch/PEFT semantics, memory plan, merged export |
 //! | [`reasoner`] | `indievalue-reasoner` | the IndieValueReasoner recipe: training set, fine-tuning, evaluation beside the base |
+//! | [`remote`] | `indievalue-remote` | models served behind OpenAI-compatible APIs: generative probing and log-prob scoring, cache, retries, budgets |
 //! | [`experiments`] | `indievalue-experiments` | the paper's experiments as TOML plans, content-addressed results, `REPORT.md` |
 //!
 //! See `docs/ARCHITECTURE.md` for where things live and how data flows.
@@ -38,6 +39,7 @@ pub use indievalue_llm as llm;
 pub use indievalue_metrics as metrics;
 pub use indievalue_probe as probe;
 pub use indievalue_reasoner as reasoner;
+pub use indievalue_remote as remote;
 pub use indievalue_rng as rng;
 pub use indievalue_sampling as sampling;
 pub use indievalue_synth as synth;

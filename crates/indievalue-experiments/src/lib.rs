@@ -88,6 +88,12 @@ pub enum Error {
     /// An input the plan names is unusable.
     #[error("{0}")]
     Input(String),
+    /// A served reasoner's budget is spent: the run stopped cleanly; rerun to continue.
+    #[error("stopped: {0}")]
+    Stopped(String),
+    /// A served reasoner failed.
+    #[error(transparent)]
+    Remote(#[from] indievalue_remote::Error),
     /// The file layer.
     #[error(transparent)]
     Files(#[from] indievalue_files::Error),

@@ -194,6 +194,27 @@ pub struct ReasonerSpec {
     /// The paper's row to show beside this reasoner's on the real survey (its Table 4 or
     /// Table 15 name, such as `Llama-3.1-8B (200 demo.)`).
     pub paper: Option<String>,
+    /// A served model: the base URL of its OpenAI-compatible API, including `/v1`; `model` is
+    /// then the served model's name (and `adapter`, `device`, `dtype` do not apply).
+    pub base_url: Option<String>,
+    /// Served model: the environment variable holding the API key (default `OPENAI_API_KEY`).
+    pub api_key_env: Option<String>,
+    /// Served model: requests in flight at once (default 4).
+    pub concurrency: Option<usize>,
+    /// Served model: most requests this run sends (the run stops cleanly; rerun to continue).
+    pub max_requests: Option<u64>,
+    /// Served model: most prompt + completion tokens this run spends.
+    pub max_tokens_total: Option<u64>,
+    /// Served model: the response cache (default `indievalue_remote::default_cache_dir()`).
+    pub cache: Option<PathBuf>,
+    /// Served model, label scoring: alternatives asked per position (default 20).
+    pub top_logprobs: Option<usize>,
+    /// Served model, label scoring: `message`, `vllm` or `none` (see
+    /// `indievalue_remote::Prefill`; default `message`).
+    pub prefill: Option<String>,
+    /// Served model, statement or answer scoring: its chat template (`llama3` or a
+    /// `tokenizer_config.json`).
+    pub chat_template: Option<String>,
 }
 
 fn default_device() -> String {
@@ -287,7 +308,24 @@ const DATA_KEYS: &[&str] = &["synthetic", "csv", "dataset", "meta"];
 const SYNTHETIC_KEYS: &[&str] = &["people", "seed"];
 const EVALUATION_KEYS: &[&str] = &["people", "demonstrations", "bootstrap", "top_k", "max_k"];
 const REASONER_KEYS: &[&str] = &[
-    "name", "label", "model", "mode", "adapter", "people", "device", "dtype", "paper",
+    "name",
+    "label",
+    "model",
+    "mode",
+    "adapter",
+    "people",
+    "device",
+    "dtype",
+    "paper",
+    "base_url",
+    "api_key_env",
+    "concurrency",
+    "max_requests",
+    "max_tokens_total",
+    "cache",
+    "top_logprobs",
+    "prefill",
+    "chat_template",
 ];
 
 impl Plan {
@@ -399,6 +437,44 @@ impl Plan {
                     key("people"),
                     format!("{n} is more than the {} evaluation people", e.people),
                 ));
+            }
+            if r.base_url.is_none() {
+                for (name, set) in [
+                    ("api_key_env", r.api_key_env.is_some()),
+                    ("concurrency", r.concurrency.is_some()),
+                    ("max_requests", r.max_requests.is_some()),
+                    ("max_tokens_total", r.max_tokens_total.is_some()),
+                    ("cache", r.cache.is_some()),
+                    ("top_logprobs", r.top_logprobs.is_some()),
+                    ("prefill", r.prefill.is_some()),
+                    ("chat_template", r.chat_template.is_some()),
+                ] {
+                    if set {
+                        return Err(self.error(key(name), "only for a served model (base_url)"));
+                    }
+                }
+            } else {
+                if r.adapter.is_some() {
+                    return Err(self.error(
+                        key("adapter"),
+                        "a served model's adapter is the server's: serve the merged model",
+                    ));
+                }
+                if r.concurrency == Some(0) {
+                    return Err(self.error(key("concurrency"), "must be at least 1"));
+                }
+                if let Some(prefill) = &r.prefill
+                    && prefill.parse::<indievalue_remote::Prefill>().is_err()
+                {
+                    return Err(self.error(key("prefill"), "one of message, vllm, none"));
+                }
+                let cloze = matches!(r.mode, ModelMode::ScoreStatement | ModelMode::ScoreAnswer);
+                if cloze && r.chat_template.is_none() {
+                    return Err(self.error(
+                        key("chat_template"),
+                        "statement and answer scoring of a served model need its chat template",
+                    ));
+                }
             }
             if indievalue_llm::parse_dtype(&r.dtype_name()).is_err() {
                 return Err(self.error(key("dtype"), "one of f32, bf16, f16"));

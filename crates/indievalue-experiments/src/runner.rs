@@ -14,7 +14,11 @@ use indievalue_llm::{
     LoadOptions, LoadedModel, ModelSource, device_from_name, load_model, parse_dtype,
 };
 use indievalue_metrics::{Prediction, PredictionsFile};
-use indievalue_probe::{ProbeRun, PromptBuilder};
+use indievalue_probe::{ProbeMode, ProbeRun, PromptBuilder, TaskPredictor};
+use indievalue_remote::{
+    Client, ClientSettings, Endpoint, RemoteGenerative, RemoteScoring, RemoteScoringSettings,
+    ResponseCache, default_cache_dir,
+};
 use indievalue_sampling::{
     DemoMode, DemoSpec, EvalCriteria, EvaluationSet, ProbeSetup, ProbeTask, TASK_FORMAT, TaskFile,
     TaskSpec, build_category_tasks, build_probe_tasks, retarget_tasks, select_evaluation_set,
@@ -317,6 +321,19 @@ impl Runner {
             .collect()
     }
 
+    /// What identifies a reasoner's model: its files' hashes (and its adapter's), or a served
+    /// model's base URL.
+    fn reasoner_files(&self, spec: &ReasonerSpec) -> Result<serde_json::Value> {
+        if let Some(url) = &spec.base_url {
+            return Ok(serde_json::json!({ "served": url }));
+        }
+        let mut files = serde_json::json!({ "model": self.store.model_hashes(&spec.model)? });
+        if let Some(adapter) = &spec.adapter {
+            files["adapter"] = self.store.model_hashes(&adapter.display().to_string())?;
+        }
+        Ok(files)
+    }
+
     fn job_key(&self, p: &Prepared, need: &Need) -> Result<String> {
         let tasks = self.tasks_key(p, &need.tasks);
         let reasoner = match self.plan.reasoner(&need.reasoner) {
@@ -326,19 +343,25 @@ impl Runner {
                 "max_k": self.plan.evaluation.max_k,
             }),
             Some(spec) => {
-                let mut files =
-                    serde_json::json!({ "model": self.store.model_hashes(&spec.model)? });
-                if let Some(adapter) = &spec.adapter {
-                    files["adapter"] = self.store.model_hashes(&adapter.display().to_string())?;
-                }
-                serde_json::json!({
+                let mut reasoner = serde_json::json!({
                     "model": spec.model,
-                    "files": files,
+                    "files": self.reasoner_files(spec)?,
                     "mode": spec.mode,
                     "people": spec.people,
                     "dtype": spec.dtype_name(),
                     "probe": indievalue_probe::WRITTEN_BY,
-                })
+                });
+                if spec.base_url.is_some() {
+                    // What changes a served model's answers; budgets, concurrency and the
+                    // cache's place do not.
+                    reasoner["served"] = serde_json::json!({
+                        "top_logprobs": spec.top_logprobs,
+                        "prefill": spec.prefill,
+                        "chat_template": spec.chat_template,
+                        "remote": indievalue_remote::WRITTEN_BY,
+                    });
+                }
+                reasoner
             }
         };
         Ok(Store::key(
@@ -424,6 +447,7 @@ impl Runner {
         let mut seconds: BTreeMap<&'static str, f64> = BTreeMap::new();
         let mut tokens: BTreeMap<&'static str, u64> = BTreeMap::new();
         let mut models: BTreeMap<String, LoadedModel> = BTreeMap::new();
+        let mut clients: BTreeMap<String, Client> = BTreeMap::new();
         for job in &p.jobs {
             if job.status == JobStatus::Done {
                 continue;
@@ -438,14 +462,22 @@ impl Runner {
                         .plan
                         .reasoner(name)
                         .ok_or_else(|| Error::Input(format!("no reasoner {name:?}")))?;
-                    if !models.contains_key(name) {
-                        models.insert(name.clone(), load(spec)?);
-                    }
-                    let model = &models[name];
-                    self.run_model(&p, job, spec, model, &mut |tokens| {
+                    let mut on_task = |tokens: usize| {
                         used += tokens as u64;
                         on_event(Event::TaskDone { job, tokens });
-                    })?;
+                    };
+                    if spec.base_url.is_some() {
+                        // One client per served reasoner: its budgets span the run.
+                        if !clients.contains_key(name) {
+                            clients.insert(name.clone(), client(spec)?);
+                        }
+                        self.run_served(&p, job, spec, &clients[name], &mut on_task)?;
+                    } else {
+                        if !models.contains_key(name) {
+                            models.insert(name.clone(), load(spec)?);
+                        }
+                        self.run_model(&p, job, spec, &models[name], &mut on_task)?;
+                    }
                 }
             }
             // A job's time and tokens go to the first experiment that needs it.
@@ -488,13 +520,7 @@ impl Runner {
             .plan
             .reasoners
             .iter()
-            .map(|r| {
-                let mut files = serde_json::json!({ "model": self.store.model_hashes(&r.model)? });
-                if let Some(a) = &r.adapter {
-                    files["adapter"] = self.store.model_hashes(&a.display().to_string())?;
-                }
-                Ok((r.name.clone(), files))
-            })
+            .map(|r| Ok((r.name.clone(), self.reasoner_files(r)?)))
             .collect::<Result<BTreeMap<_, _>>>()?;
         write_report(
             &self.out, &self.plan, &ctx, &p.notes, &sections, &timings, &p.jobs, &self.meta,
@@ -552,6 +578,62 @@ impl Runner {
             params,
         );
         run.run(&tasks, None, &mut |done| on_task(done.tokens))?;
+        Store::mark_complete(
+            &dir,
+            &serde_json::json!({ "job": job.key, "reasoner": spec.name }),
+        )
+    }
+
+    /// Runs a served model's job through its client, resuming like a local one; a spent budget
+    /// stops the run with [`Error::Stopped`] (rerun to continue, nothing is asked twice).
+    fn run_served(
+        &self,
+        p: &Prepared,
+        job: &Job,
+        spec: &ReasonerSpec,
+        client: &Client,
+        on_task: &mut dyn FnMut(usize),
+    ) -> Result<()> {
+        let tasks = Runner::model_tasks(spec, &self.tasks(p, &job.need.tasks)?);
+        let dir = self.store.predictions_dir(&job.key);
+        let mode = spec.mode.probe_mode(self.plan.seed);
+        let predictor: Box<dyn TaskPredictor + '_> = match &mode {
+            ProbeMode::Generate(settings) => {
+                Box::new(RemoteGenerative::new(client, &p.catalog, settings.clone()))
+            }
+            ProbeMode::Score(target) => {
+                let mut settings = RemoteScoringSettings {
+                    target: *target,
+                    ..RemoteScoringSettings::default()
+                };
+                if let Some(n) = spec.top_logprobs {
+                    settings.top_logprobs = n;
+                }
+                if let Some(prefill) = &spec.prefill {
+                    settings.prefill = prefill.parse().map_err(Error::Input)?;
+                }
+                let template = spec
+                    .chat_template
+                    .as_deref()
+                    .map(indievalue_remote::chat_template_named)
+                    .transpose()?;
+                Box::new(RemoteScoring::new(client, &p.catalog, settings, template)?)
+            }
+        };
+        let params = serde_json::json!({
+            "mode": mode,
+            "run": { "key": job.key, "reasoner": spec.name },
+            "served": { "base_url": client.endpoint().base_url, "model": client.endpoint().model },
+        });
+        let run = ProbeRun::with_predictor(predictor, &p.catalog, &dir, self.plan.seed, params);
+        let outcome = run.run(&tasks, None, &mut |done| on_task(done.tokens))?;
+        if let Some(why) = outcome.stopped {
+            return Err(Error::Stopped(format!(
+                "{}: budget reached ({why}) after {} tasks; rerun to continue",
+                spec.name,
+                outcome.resumed + outcome.ran
+            )));
+        }
         Store::mark_complete(
             &dir,
             &serde_json::json!({ "job": job.key, "reasoner": spec.name }),
@@ -645,6 +727,30 @@ fn prompt_tokens_estimate(prompts: &PromptBuilder<'_>, task: &ProbeTask, generat
         prompts.known_statements(task).map_or(0, |s| s.len()) + options
     };
     chars as u64 / 4
+}
+
+/// The client of a served reasoner.
+fn client(spec: &ReasonerSpec) -> Result<Client> {
+    let base_url = spec
+        .base_url
+        .clone()
+        .ok_or_else(|| Error::Input(format!("{}: not a served model", spec.name)))?;
+    let endpoint = Endpoint {
+        base_url,
+        model: spec.model.clone(),
+        api_key_env: spec
+            .api_key_env
+            .clone()
+            .unwrap_or_else(|| "OPENAI_API_KEY".into()),
+    };
+    let settings = ClientSettings {
+        concurrency: spec.concurrency.unwrap_or(4),
+        max_requests: spec.max_requests,
+        max_tokens_total: spec.max_tokens_total,
+        ..ClientSettings::default()
+    };
+    let cache = spec.cache.clone().unwrap_or_else(default_cache_dir);
+    Ok(Client::new(endpoint, settings, ResponseCache::new(cache)))
 }
 
 /// Loads a reasoner's model (its adapter merged).

@@ -79,8 +79,8 @@ pub use generate::{
 pub use gguf::{GgufMetadata, GgufValue};
 pub use linear::linear;
 pub use load::{
-    HookedWeight, HubOptions, LoadOptions, LoadedModel, ModelSource, device_from_name, load_model,
-    load_model_with, parse_dtype, read_model_config,
+    HookedWeight, HubOptions, LoadOptions, LoadedModel, ModelSource, chat_template_from_config,
+    device_from_name, load_model, load_model_with, parse_dtype, read_model_config,
 };
 pub use low_rank::{DropoutStream, LowRank, Projection};
 pub use model::{DecoderInputs, Kernels, Llama, weight_shapes};

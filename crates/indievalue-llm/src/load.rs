@@ -615,6 +615,24 @@ fn config_eos_ids(path: &Path) -> Result<Vec<u32>> {
     })
 }
 
+/// The chat template a `tokenizer_config.json` names (with its BOS and EOS tokens), to render
+/// prompts for a model served elsewhere exactly as its server does; an error naming the file
+/// when it has none.
+pub fn chat_template_from_config(path: &Path) -> Result<ChatTemplate> {
+    let config = TokenizerConfig::read(path)?;
+    let Some(template) = config.chat_template else {
+        return Err(Error::ModelFiles {
+            path: path.to_owned(),
+            message: "no chat_template".into(),
+        });
+    };
+    ChatTemplate::new(
+        &template,
+        config.bos.unwrap_or_default(),
+        config.eos.unwrap_or_default(),
+    )
+}
+
 /// What `tokenizer_config.json` says about special tokens and the chat template.
 #[derive(Default)]
 struct TokenizerConfig {

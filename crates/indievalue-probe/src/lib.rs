@@ -11,8 +11,9 @@
 //! - [`ScoringPredictor`]: a probability for every option from one shared prefix per
 //!   (person, setup); [`GenerativePredictor`]: greedy generation and parsing, with bounded,
 //!   recorded retries. Both give [`indievalue_metrics::Prediction`]s.
-//! - [`ProbeRun`]: a run over many tasks, appending each finished task's predictions and
-//!   resuming where a killed run stopped.
+//! - [`ProbeRun`]: a run over many tasks of any [`TaskPredictor`] (the local ones through
+//!   [`LocalPredictor`], a served model through `indievalue-remote`), appending each finished
+//!   task's predictions and record and resuming where a killed run stopped.
 //!
 //! Prompts and answers need no model:
 //!
@@ -70,7 +71,10 @@ pub use prompt::{
 /// so predictions made by another version of the prompts are not reused).
 pub const WRITTEN_BY: &str = indievalue_files::written_by!();
 
-pub use run::{GENERATIONS_FILE, PREDICTIONS_FILE, ProbeMode, ProbeRun, RunOutcome, TaskDone};
+pub use run::{
+    GENERATIONS_FILE, LocalPredictor, PREDICTIONS_FILE, ProbeMode, ProbeRun, RunOutcome, TaskDone,
+    TaskOutput, TaskPredictor,
+};
 pub use training::{ChatFormat, meta_path, write_chat_training_set, write_task_training_set};
 
 /// Errors of probing.
@@ -89,6 +93,18 @@ pub enum Error {
     /// An earlier run's output cannot be resumed.
     #[error("resume: {0}")]
     Resume(String),
+    /// A predictor's budget is spent: [`ProbeRun::run`] stops cleanly after the tasks before
+    /// it (a rerun with a larger budget continues).
+    #[error("budget reached: {0}")]
+    Budget(String),
+    /// A predictor backed by something else (a served model) failed.
+    #[error("{context}: {source}")]
+    Predictor {
+        /// What was being done.
+        context: String,
+        /// The cause.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The model failed.
     #[error("{context}: {source}")]
     Model {

@@ -147,7 +147,7 @@ fn generative_run_records_every_attempt_and_resumes() {
     run.run(&tasks, Some(1), &mut |_| {}).unwrap();
     let rerun = run.run(&tasks, None, &mut |_| {}).unwrap();
     assert_eq!((rerun.resumed, rerun.ran), (1, 1));
-    let text = std::fs::read_to_string(run.generations_path()).unwrap();
+    let text = std::fs::read_to_string(run.record_path().unwrap()).unwrap();
     let generated: Vec<GeneratedTask> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -174,7 +174,7 @@ fn generative_run_records_every_attempt_and_resumes() {
     );
     run2.run(&tasks, None, &mut |_| {}).unwrap();
     assert_eq!(
-        std::fs::read_to_string(run2.generations_path()).unwrap(),
+        std::fs::read_to_string(run2.record_path().unwrap()).unwrap(),
         text
     );
 }

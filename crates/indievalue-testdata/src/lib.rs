@@ -12,6 +12,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod fake_openai;
+
 /// The repository's root directory.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

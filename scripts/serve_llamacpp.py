@@ -1,0 +1,36 @@
+"""Serves a GGUF model with llama.cpp's own HTTP server (xllamacpp, in-process) on 127.0.0.1.
+
+    .cache/llama-server/bin/python scripts/serve_llamacpp.py MODEL.gguf PORT [THREADS]
+
+Serves until killed. Installed by scripts/fetch_llama_server.sh; the remote backend's tests start
+it on a free port and stop it by the process id they started.
+"""
+
+import signal
+import sys
+import time
+
+import xllamacpp
+
+
+def main() -> None:
+    model, port = sys.argv[1], int(sys.argv[2])
+    threads = int(sys.argv[3]) if len(sys.argv) > 3 else 2
+    params = xllamacpp.CommonParams()
+    params.model.path = model
+    params.port = port
+    params.hostnames = ["127.0.0.1"]
+    params.n_ctx = 8192
+    params.n_parallel = 2
+    params.cpuparams.n_threads = threads
+    server = xllamacpp.Server(params)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        while True:
+            time.sleep(1)
+    finally:
+        del server
+
+
+if __name__ == "__main__":
+    main()
