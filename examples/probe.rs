@@ -30,7 +30,6 @@ use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use indievalue::catalog::{Catalog, FileHeader, Respondents, meta_dir};
 use indievalue::convert::RESPONDENTS_FILE;
-use indievalue::files::sha256_file;
 use indievalue::metrics::{AccuracyReport, Bootstrap, Dimension, InequityIndex, PredictionsFile};
 use indievalue::probe::{GenerationSettings, ProbeMode, ProbeRun, ScoreTarget};
 use indievalue::sampling::{PROBE_TASKS_FILE, ProbeTask, TASK_FORMAT, TaskFile};
@@ -127,23 +126,10 @@ fn main() -> Result<()> {
         eprintln!("serving model {} at {}", args.model.model, client.endpoint().base_url);
         ProbeRun::with_predictor(predictor, &catalog, &args.out, args.seed, params)
     } else {
-        let started = Instant::now();
-        model = args.model.load(args.adapter.adapter.as_deref())?;
-        eprintln!(
-            "model {} loaded in {:.1} s ({} layers, {} on {})",
-            args.model.model,
-            started.elapsed().as_secs_f64(),
-            model.model.config().num_hidden_layers,
-            args.model.dtype,
-            args.model.device
-        );
-        let mut params = serde_json::json!({
-            "model": args.model.model, "model_files": model.files, "dtype": args.model.dtype,
-            "device": args.model.device, "tasks": tasks_path, "tasks_seed": task_header.seed,
-            "tasks_params": task_header.params,
-        });
-        if let Some(dir) = &args.adapter.adapter {
-            params["adapter"] = serde_json::json!({ "dir": dir, "sha256": sha256_file(&dir.join("adapter_model.safetensors"))? });
+        let (loaded, mut params) = args.model.load_reporting(args.adapter.adapter.as_deref())?;
+        model = loaded;
+        if let (Some(p), Some(t)) = (params.as_object_mut(), tasks_params.as_object()) {
+            p.extend(t.clone());
         }
         ProbeRun::new(&model, &catalog, mode, &args.out, args.seed, params)
     };
@@ -156,7 +142,7 @@ fn main() -> Result<()> {
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let (mut tokens, clock) = (0usize, Instant::now());
-    let outcome = run.run(&tasks, args.limit, &mut |done| {
+    let result = run.run(&tasks, args.limit, &mut |done| {
         tokens += done.tokens;
         bar.inc(1);
         let seconds = clock.elapsed().as_secs_f64();
@@ -169,13 +155,15 @@ fn main() -> Result<()> {
                 done.person, done.setup, done.answered, done.probes
             ),
         );
-    })?;
+    });
     bar.finish();
+    // Requests spent are recorded even when the run stops on an error.
     if let Some(c) = &client {
         let seconds = clock.elapsed().as_secs_f64();
         eprintln!("{}", remote::progress(&c.usage(), seconds));
         remote::record_usage(&args.out, &c.usage(), seconds)?;
     }
+    let outcome = result?;
     if let Some(why) = &outcome.stopped {
         eprintln!("stopped before the last task: budget reached ({why}); rerun to continue");
     }

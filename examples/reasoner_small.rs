@@ -46,19 +46,19 @@ struct Args {
     #[arg(long, default_value_t = 3000)]
     people: usize,
     /// Held-out evaluation people (survey part).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 5)]
     eval_people: usize,
     /// Demonstrations per task and per training example (survey part).
     #[arg(long, default_value_t = 8)]
     demos: usize,
     /// Training examples per question (survey part; half polar, half refined).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 2)]
     n_per_question: usize,
     /// Consistency set: training people (each gives one example per setup-1 question).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 2)]
     consistency_train: usize,
     /// Consistency set: evaluation people (setup 1).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 2)]
     consistency_eval: usize,
     /// Consistency set: filler demonstrations per task.
     #[arg(long, default_value_t = 4)]

@@ -1,6 +1,8 @@
 """Serves a GGUF model with llama.cpp's own HTTP server (xllamacpp, in-process) on 127.0.0.1.
 
-    .cache/llama-server/bin/python scripts/serve_llamacpp.py MODEL.gguf PORT [THREADS]
+    .cache/llama-server/bin/python scripts/serve_llamacpp.py MODEL.gguf PORT [THREADS [CONTEXT]]
+
+CONTEXT is the context of each of the two slots (default 4096 tokens; SmolLM2 takes 8192).
 
 Serves until killed. Installed by scripts/fetch_llama_server.sh; the remote backend's tests start
 it on a free port and stop it by the process id they started.
@@ -20,7 +22,8 @@ def main() -> None:
     params.model.path = model
     params.port = port
     params.hostnames = ["127.0.0.1"]
-    params.n_ctx = 8192
+    context = int(sys.argv[4]) if len(sys.argv) > 4 else 4096
+    params.n_ctx = 2 * context
     params.n_parallel = 2
     params.cpuparams.n_threads = threads
     server = xllamacpp.Server(params)

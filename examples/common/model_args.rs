@@ -53,4 +53,33 @@ impl ModelArgs {
                 .with_context(context),
         }
     }
+
+    /// Loads the model for inference like [`ModelArgs::load`], says how long it took, and gives
+    /// the parameters that identify it in a run's header (model, files, dtype, device, and the
+    /// adapter with its SHA-256).
+    #[allow(dead_code)]
+    pub fn load_reporting(
+        &self,
+        adapter: Option<&std::path::Path>,
+    ) -> anyhow::Result<(LoadedModel, serde_json::Value)> {
+        let started = std::time::Instant::now();
+        let model = self.load(adapter)?;
+        eprintln!(
+            "model {} loaded in {:.1} s ({} layers, {} on {})",
+            self.model,
+            started.elapsed().as_secs_f64(),
+            model.model.config().num_hidden_layers,
+            self.dtype,
+            self.device
+        );
+        let mut params = serde_json::json!({
+            "model": self.model, "model_files": model.files, "dtype": self.dtype,
+            "device": self.device,
+        });
+        if let Some(dir) = adapter {
+            let sha256 = indievalue::files::sha256_file(&dir.join("adapter_model.safetensors"))?;
+            params["adapter"] = serde_json::json!({ "dir": dir, "sha256": sha256 });
+        }
+        Ok((model, params))
+    }
 }

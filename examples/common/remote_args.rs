@@ -163,6 +163,13 @@ pub fn progress(usage: &Usage, seconds: f64) -> String {
 /// cache hits, retries, tokens, cost, seconds; never the API key).
 pub fn record_usage(out: &Path, usage: &Usage, seconds: f64) -> anyhow::Result<()> {
     let line = serde_json::json!({ "usage": usage, "seconds": seconds });
-    indievalue::files::JsonLines::new(out.join("remote-usage.jsonl")).append(&[line])?;
+    let file = indievalue::files::JsonLines::new(out.join("remote-usage.jsonl"));
+    if file.exists() {
+        file.recover()?;
+    } else {
+        indievalue::files::create_dir_all(out)?;
+        file.create_empty()?;
+    }
+    file.append(&[line])?;
     Ok(())
 }

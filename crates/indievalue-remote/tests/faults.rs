@@ -20,7 +20,7 @@ use std::time::Duration;
 fn settings() -> ClientSettings {
     ClientSettings {
         concurrency: 2,
-        timeout: Duration::from_millis(1500),
+        timeout: Duration::from_millis(700),
         max_attempts: 5,
         backoff_base: Duration::from_millis(10),
         backoff_max: Duration::from_secs(2),
@@ -94,59 +94,72 @@ fn clean(kind: Kind, catalog: &Catalog) -> Vec<Prediction> {
     predictions
 }
 
-#[test]
-fn every_fault_leaves_the_predictions_of_a_clean_run_and_no_request_answered_twice() {
+/// Runs `kind` against each fault in turn: the predictions equal a clean run's, no request is
+/// answered twice, and a rerun over the same cache sends nothing.
+fn survives_every_fault(kind: Kind) {
     let catalog = Catalog::load(mini_catalog_dir()).unwrap();
-    for kind in [Kind::Label, Kind::Generate, Kind::Statement] {
-        let reference = clean(kind, &catalog);
-        let faults = [
-            Fault::RateLimited("1"),
-            Fault::ServerError,
-            Fault::Drop,
-            Fault::Truncate,
-            Fault::Slow(Duration::from_millis(2500)),
-        ];
-        for fault in faults {
-            let dir = tempfile::tempdir().unwrap();
-            let injected = fault.clone();
-            // Every third request meets the fault (the capability probe among them).
-            let server = FakeServer::start(move |n| {
-                if n % 3 == 0 {
-                    injected.clone()
-                } else {
-                    Fault::None
-                }
-            });
-            let cache = dir.path().join("cache");
-            let c = client(&server, &cache, settings());
-            let (outcome, predictions) = run(kind, &c, &catalog, &dir.path().join("out"))
-                .unwrap_or_else(|e| panic!("{kind:?} with {fault:?}: {e}"));
-            assert_eq!(predictions, reference, "{kind:?} with {fault:?}");
-            assert_eq!(outcome.ran, 4);
-            assert!(
-                c.usage().retries > 0,
-                "{kind:?} with {fault:?}: no fault met"
-            );
-            assert_eq!(
-                server.most_deliveries(),
-                1,
-                "{kind:?} with {fault:?}: a request answered twice"
-            );
-            // The same run again sends nothing: every answer is in the cache.
-            let before = server.received();
-            let again = client(&server, &cache, settings());
-            let out2 = dir.path().join("out2");
-            let (_, predictions2) = run(kind, &again, &catalog, &out2).unwrap();
-            assert_eq!(predictions2, reference);
-            assert_eq!(
-                server.received(),
-                before,
-                "{kind:?}: the rerun sent requests"
-            );
-            assert_eq!(again.usage().requests, 0);
-            assert!(again.usage().cache_hits > 0);
-        }
+    let reference = clean(kind, &catalog);
+    let faults = [
+        Fault::RateLimited("1"),
+        Fault::ServerError,
+        Fault::Drop,
+        Fault::Truncate,
+        Fault::Slow(Duration::from_millis(1200)),
+    ];
+    for fault in faults {
+        let dir = tempfile::tempdir().unwrap();
+        let injected = fault.clone();
+        // Every third request meets the fault (the capability probe among them).
+        let server = FakeServer::start(move |n| {
+            if n % 3 == 0 {
+                injected.clone()
+            } else {
+                Fault::None
+            }
+        });
+        let cache = dir.path().join("cache");
+        let c = client(&server, &cache, settings());
+        let (outcome, predictions) = run(kind, &c, &catalog, &dir.path().join("out"))
+            .unwrap_or_else(|e| panic!("{kind:?} with {fault:?}: {e}"));
+        assert_eq!(predictions, reference, "{kind:?} with {fault:?}");
+        assert_eq!(outcome.ran, 4);
+        assert!(
+            c.usage().retries > 0,
+            "{kind:?} with {fault:?}: no fault met"
+        );
+        assert_eq!(
+            server.most_deliveries(),
+            1,
+            "{kind:?} with {fault:?}: a request answered twice"
+        );
+        // The same run again sends nothing: every answer is in the cache.
+        let before = server.received();
+        let again = client(&server, &cache, settings());
+        let (_, predictions2) = run(kind, &again, &catalog, &dir.path().join("out2")).unwrap();
+        assert_eq!(predictions2, reference);
+        assert_eq!(
+            server.received(),
+            before,
+            "{kind:?}: the rerun sent requests"
+        );
+        assert_eq!(again.usage().requests, 0);
+        assert!(again.usage().cache_hits > 0);
     }
+}
+
+#[test]
+fn label_scoring_survives_every_fault() {
+    survives_every_fault(Kind::Label);
+}
+
+#[test]
+fn generative_probing_survives_every_fault() {
+    survives_every_fault(Kind::Generate);
+}
+
+#[test]
+fn statement_scoring_survives_every_fault() {
+    survives_every_fault(Kind::Statement);
 }
 
 #[test]

@@ -149,7 +149,7 @@ fn smollm2_on_llama_cpp_server_generatively_and_by_label_logprobs_then_from_the_
     let c = client(&server.base_url, &cache);
     let generation = GenerationSettings {
         max_new_tokens: 200,
-        retries: 1,
+        retries: 0,
         ..GenerationSettings::default()
     };
 
