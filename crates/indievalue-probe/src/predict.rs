@@ -474,6 +474,31 @@ impl Default for GenerationSettings {
     }
 }
 
+impl GenerationSettings {
+    /// The temperature of attempt `attempt`: greedy first, then [`Self::retry_temperature`].
+    pub fn temperature(&self, attempt: usize) -> f64 {
+        if attempt == 0 {
+            0.0
+        } else {
+            self.retry_temperature
+        }
+    }
+
+    /// The random stream of one attempt's sampling, derived from the seed, the task's person
+    /// and setup, and the attempt, so a rerun samples the same tokens.
+    pub fn attempt_rng(&self, task: &ProbeTask, attempt: usize) -> Rng {
+        Rng::derive(
+            self.seed,
+            &[
+                label("generative-retry"),
+                task.person as u64,
+                task.setup as u64,
+                attempt as u64,
+            ],
+        )
+    }
+}
+
 /// One attempt of generative probing.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Attempt {
@@ -503,6 +528,46 @@ pub struct GeneratedTask {
     pub attempts: Vec<Attempt>,
     /// One prediction per probe (`None` where the chosen attempt has no valid choice).
     pub predictions: Vec<Prediction>,
+}
+
+impl GeneratedTask {
+    /// The task's result from its attempts: predictions from the attempt with most valid
+    /// groups (the earliest among equals), `None` where that attempt has no valid choice.
+    pub fn from_attempts(task: &ProbeTask, prompt_tokens: usize, attempts: Vec<Attempt>) -> Self {
+        let best = attempts.iter().enumerate().fold(0, |b, (i, a)| {
+            if a.parsed.valid() > attempts[b].parsed.valid() {
+                i
+            } else {
+                b
+            }
+        });
+        let predictions = match attempts.get(best) {
+            Some(chosen) => task
+                .probes
+                .iter()
+                .zip(&chosen.parsed.groups)
+                .map(|(probe, g)| {
+                    Prediction::new(
+                        task.person,
+                        task.setup,
+                        &probe.question,
+                        task.probe_granularity,
+                        g.as_ref().ok().copied(),
+                        probe.gold,
+                        None,
+                    )
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        GeneratedTask {
+            person: task.person,
+            setup: task.setup,
+            prompt_tokens,
+            attempts,
+            predictions,
+        }
+    }
 }
 
 /// The paper's protocol: the probing prompt of Appendix B.1, greedy decoding to a token limit,
@@ -555,20 +620,8 @@ impl<'a> GenerativePredictor<'a> {
         let tok = tokenizer(self.model)?;
         let mut attempts: Vec<Attempt> = Vec::new();
         for attempt in 0..=self.settings.retries {
-            let temperature = if attempt == 0 {
-                0.0
-            } else {
-                self.settings.retry_temperature
-            };
-            let rng = Rng::derive(
-                self.settings.seed,
-                &[
-                    label("generative-retry"),
-                    task.person as u64,
-                    task.setup as u64,
-                    attempt as u64,
-                ],
-            );
+            let temperature = self.settings.temperature(attempt);
+            let rng = self.settings.attempt_rng(task, attempt);
             let mut choice = TokenChoice::sampled(temperature, rng);
             let generation = generate(m, &prefill, &mut choice, &stop).map_err(llm("decoding"))?;
             let hit_limit = generation.hit_limit();
@@ -587,36 +640,6 @@ impl<'a> GenerativePredictor<'a> {
                 break;
             }
         }
-        let best = attempts.iter().enumerate().fold(0, |b, (i, a)| {
-            if a.parsed.valid() > attempts[b].parsed.valid() {
-                i
-            } else {
-                b
-            }
-        });
-        let chosen = &attempts[best].parsed;
-        let predictions = task
-            .probes
-            .iter()
-            .zip(&chosen.groups)
-            .map(|(probe, g)| {
-                Prediction::new(
-                    task.person,
-                    task.setup,
-                    &probe.question,
-                    task.probe_granularity,
-                    g.as_ref().ok().copied(),
-                    probe.gold,
-                    None,
-                )
-            })
-            .collect();
-        Ok(GeneratedTask {
-            person: task.person,
-            setup: task.setup,
-            prompt_tokens: prompt.len(),
-            attempts,
-            predictions,
-        })
+        Ok(GeneratedTask::from_attempts(task, prompt.len(), attempts))
     }
 }

@@ -11,7 +11,6 @@ use indievalue_probe::{
     Attempt, GENERATIONS_FILE, GeneratedTask, GenerationSettings, PromptBuilder, ScoreTarget,
     TaskOutput, TaskPredictor, parse_answer, scored_texts,
 };
-use indievalue_rng::{Rng, label};
 use indievalue_sampling::ProbeTask;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -68,11 +67,7 @@ impl<'a> RemoteGenerative<'a> {
         let mut attempts: Vec<Attempt> = Vec::new();
         let mut prompt_tokens = 0;
         for attempt in 0..=self.settings.retries {
-            let temperature = if attempt == 0 {
-                0.0
-            } else {
-                self.settings.retry_temperature
-            };
+            let temperature = self.settings.temperature(attempt);
             let mut body = chat(
                 self.client,
                 json!([{ "role": "user", "content": prompt }]),
@@ -80,15 +75,7 @@ impl<'a> RemoteGenerative<'a> {
                 temperature,
             );
             if attempt > 0 {
-                let mut rng = Rng::derive(
-                    self.settings.seed,
-                    &[
-                        label("generative-retry"),
-                        task.person as u64,
-                        task.setup as u64,
-                        attempt as u64,
-                    ],
-                );
+                let mut rng = self.settings.attempt_rng(task, attempt);
                 body["seed"] = json!(rng.next_u64() >> 33);
             }
             let response = self
@@ -116,36 +103,7 @@ impl<'a> RemoteGenerative<'a> {
                 break;
             }
         }
-        let best = attempts.iter().enumerate().fold(0, |b, (i, a)| {
-            if a.parsed.valid() > attempts[b].parsed.valid() {
-                i
-            } else {
-                b
-            }
-        });
-        let predictions = task
-            .probes
-            .iter()
-            .zip(&attempts[best].parsed.groups)
-            .map(|(probe, g)| {
-                Prediction::new(
-                    task.person,
-                    task.setup,
-                    &probe.question,
-                    task.probe_granularity,
-                    g.as_ref().ok().copied(),
-                    probe.gold,
-                    None,
-                )
-            })
-            .collect();
-        Ok(GeneratedTask {
-            person: task.person,
-            setup: task.setup,
-            prompt_tokens,
-            attempts,
-            predictions,
-        })
+        Ok(GeneratedTask::from_attempts(task, prompt_tokens, attempts))
     }
 
     fn output(&self, task: &ProbeTask) -> indievalue_probe::Result<TaskOutput> {
