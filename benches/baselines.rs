@@ -34,7 +34,7 @@ fn bench(c: &mut Criterion) {
     .expect("model");
     let people = model.respondents(&catalog).expect("respondents");
     let answers = AnswerMatrix::new(&people);
-    let setups = ProbeSetup::paper(&catalog);
+    let setups = ProbeSetup::of_survey(&catalog);
     let eval = select_evaluation_set(
         &catalog,
         &people,

@@ -47,7 +47,7 @@ fn bench(c: &mut Criterion) {
     .expect("synthetic model");
     let people = synth.respondents(&catalog).expect("respondents");
     let answers = AnswerMatrix::new(&people);
-    let setups = ProbeSetup::paper(&catalog);
+    let setups = ProbeSetup::of_survey(&catalog);
     let spec = DemoSpec {
         mode: DemoMode::Fixed(200),
         granularity: Granularity::Polar,

@@ -32,7 +32,7 @@ fn bench(c: &mut Criterion) {
     let meta = meta_dir_from_env().expect("set INDIEVALUE_META_DIR to the authors' metadata");
     let catalog = Catalog::load(meta).expect("catalog");
     let people = synthetic(&catalog, 93_279);
-    let setups = ProbeSetup::paper(&catalog);
+    let setups = ProbeSetup::of_survey(&catalog);
     let criteria = EvalCriteria::default();
     let spec = DemoSpec {
         mode: DemoMode::Fixed(200),

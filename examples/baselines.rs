@@ -35,7 +35,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Statistical baselines.
 #[derive(Parser)]
 struct Args {
-    /// Dataset directory written by convert_wvs.
+    /// Dataset directory written by convert.
     #[arg(long)]
     data: PathBuf,
     /// Task directory written by sample_tasks (probe_tasks.jsonl, eval_ids.txt).
@@ -83,7 +83,7 @@ fn main() -> anyhow::Result<()> {
     let eval_ids = read_id_file(args.tasks.join(EVAL_IDS_FILE))?;
     let eval = EvaluationSet::from_ids(&catalog, &people, &eval_ids)?;
     let pool = eval.training_rows(people.len());
-    let setups = ProbeSetup::paper(&catalog).len();
+    let setups = ProbeSetup::of_survey(&catalog).len();
     create_dir_all(&args.out.join("plots"))?;
 
     let (t, (max_k, report_k)) = (Instant::now(), (args.max_k, args.report_k));
@@ -106,9 +106,15 @@ fn main() -> anyhow::Result<()> {
         )?;
         if run.name == format!("top{}", args.report_k) {
             e.inequity.table().write(args.out.join(format!("inequity_{}", run.name)))?;
-            if let Some(groups) = e.inequity.groups("Continent") {
-                let title = format!("Resemble top-{} accuracy per continent", args.report_k);
-                plots::group_accuracy(args.out.join("plots/continent_accuracy"), &title, &groups)?;
+            // Per group of the balance item (the WVS: continent).
+            let balance = catalog.survey().evaluation.balance_by.as_deref();
+            if let Some(dim) = catalog.survey().inequity.iter().find(|d| Some(&*d.item) == balance)
+                && let Some(groups) = e.inequity.groups(&dim.name)
+            {
+                let (name, k) = (dim.name.to_lowercase(), args.report_k);
+                let title = format!("Resemble top-{k} accuracy per {name}");
+                let stem = format!("plots/{}_accuracy", plots::file_slug(&name));
+                plots::group_accuracy(args.out.join(stem), &title, &groups)?;
             }
         }
         let per_setup: Vec<f64> = e.inequity_per_setup.values().copied().collect();
@@ -138,6 +144,7 @@ fn main() -> anyhow::Result<()> {
     plots::report_categories(
         plot_dir.join("category_accuracy"),
         title,
+        &catalog,
         &catalog.categories(),
         &labelled,
     )?;

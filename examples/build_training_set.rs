@@ -3,7 +3,7 @@
 //! ```text
 //! cargo run --release --example build_training_set -- --data data/ --meta META \
 //!     --n-per-question 1600 --recipe p+r:mixed+200 --out train.jsonl \
-//!     [--eval-ids tasks/eval_ids.txt] [--continent Europe] [--demographics none|prepend|only] \
+//!     [--eval-ids tasks/eval_ids.txt] [--group Europe] [--demographics none|prepend|only] \
 //!     [--format records|messages|prompt-completion]
 //! ```
 //!
@@ -12,7 +12,7 @@
 
 use anyhow::Context;
 use clap::Parser;
-use indievalue::catalog::{Catalog, Continent, FileHeader, Respondents, meta_dir};
+use indievalue::catalog::{Catalog, FileHeader, Respondents, meta_dir};
 use indievalue::convert::RESPONDENTS_FILE;
 use indievalue::probe::{ChatFormat, PromptBuilder, write_chat_training_set};
 use indievalue::sampling::{
@@ -37,7 +37,7 @@ enum OutputFormat {
 /// Training-set builder.
 #[derive(Parser)]
 struct Args {
-    /// Dataset directory written by convert_wvs.
+    /// Dataset directory written by convert.
     #[arg(long)]
     data: PathBuf,
     /// Metadata directory of the catalog (default: INDIEVALUE_META_DIR).
@@ -55,12 +55,12 @@ struct Args {
     /// Evaluation ids to hold out.
     #[arg(long)]
     eval_ids: Option<PathBuf>,
-    /// Evaluation people when selecting them here.
-    #[arg(long, default_value_t = 800)]
-    eval_people: usize,
-    /// Only training people from this continent.
+    /// Evaluation people when selecting them here (default: the survey's).
     #[arg(long)]
-    continent: Option<Continent>,
+    eval_people: Option<usize>,
+    /// Only training people of this group of the survey's balance item (the WVS: a continent).
+    #[arg(long, alias = "continent")]
+    group: Option<String>,
     /// Demographic statements: none, prepend or only.
     #[arg(long, default_value = "none")]
     demographics: DemographicsMode,
@@ -83,14 +83,14 @@ fn main() -> anyhow::Result<()> {
     let (probes, demos) =
         args.recipe.split_once(':').context("--recipe is PROBES:DEMOS, e.g. p+r:mixed+200")?;
     let mut recipe = TrainingRecipe::parse(probes, demos, args.n_per_question)?;
-    recipe.continent = args.continent;
+    recipe.group = args.group.clone();
     recipe.demographics = args.demographics;
     let eval = match &args.eval_ids {
         Some(file) => EvaluationSet::from_ids(&catalog, &people, &read_id_file(file)?)?,
         None => {
-            let mut criteria = EvalCriteria::scaled(&catalog);
-            criteria.people = args.eval_people;
-            let setups = ProbeSetup::paper(&catalog);
+            let mut criteria = EvalCriteria::of_survey(&catalog, None);
+            criteria.people = args.eval_people.unwrap_or(criteria.people);
+            let setups = ProbeSetup::of_survey(&catalog);
             select_evaluation_set(&catalog, &people, &answers, &setups, &criteria, args.seed)?
         }
     };
@@ -134,7 +134,7 @@ fn main() -> anyhow::Result<()> {
     println!(
         "{} {}: {} examples from a pool of {} (built in {:.2} s) -> {}",
         recipe.name(),
-        recipe.continent.map_or("worldwide".to_owned(), |c| c.name().to_owned()),
+        recipe.group.as_deref().unwrap_or("all groups"),
         examples.len(),
         pool.len(),
         built.as_secs_f64(),

@@ -37,7 +37,7 @@ fn main() -> anyhow::Result<()> {
             .iter()
             .map(|row| {
                 serde_json::json!({
-                    "name": row.category.metadata_name(),
+                    "name": row.name,
                     "questions": row.questions,
                     "polar": row.polar,
                     "refined": row.refined,
@@ -83,7 +83,7 @@ fn main() -> anyhow::Result<()> {
     for row in &stats.categories {
         println!(
             "  {:<52} {:>4} {:>8} {:>7.2} {:>8} {:>7.2}",
-            row.category.metadata_name(),
+            row.name,
             row.questions,
             row.polar,
             row.polar_per_question(),

@@ -68,7 +68,7 @@ fn main() -> Result<()> {
     let meta = meta_dir(args.meta.as_deref())?;
     let catalog = Catalog::load(&meta).with_context(|| format!("loading {}", meta.display()))?;
     let (settling, targets) = (args.settling, args.targets.clone());
-    let setups = ProbeSetup::paper(&catalog);
+    let setups = ProbeSetup::of_survey(&catalog);
     let mut chosen = Vec::new();
     for &i in &args.setups {
         anyhow::ensure!((1..=setups.len()).contains(&i), "--setups {i}: 1 to {}", setups.len());

@@ -195,7 +195,7 @@ fn main() -> Result<()> {
     let inequity = match &args.data {
         Some(data) => {
             let people = Respondents::read_parquet(&catalog, data.join(RESPONDENTS_FILE))?;
-            let dims = Dimension::paper();
+            let dims = Dimension::of_survey(&catalog);
             let index = InequityIndex::compute(&catalog, &people, &report.per_person, &dims, 1)?;
             println!("σ-INEQUITY {:.2}", index.index);
             Some(index.index)

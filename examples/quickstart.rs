@@ -94,7 +94,7 @@ fn main() -> anyhow::Result<()> {
     let start = Instant::now();
     let people = &conversion.respondents;
     let answers = AnswerMatrix::new(people);
-    let setups = ProbeSetup::paper(&catalog);
+    let setups = ProbeSetup::of_survey(&catalog);
     let mut criteria = EvalCriteria::scaled(&catalog);
     criteria.people = args.eval_people;
     let eval = select_evaluation_set(&catalog, people, &answers, &setups, &criteria, args.seed)?;
@@ -112,8 +112,7 @@ fn main() -> anyhow::Result<()> {
     let params = serde_json::json!({ "criteria": criteria, "demo_spec": spec });
     let header = FileHeader::new(TASK_FORMAT, &catalog, seed, sampling::WRITTEN_BY, params);
     TaskFile::write(task_dir.join(PROBE_TASKS_FILE), &header, &tasks)?;
-    let continents: Vec<String> =
-        eval.per_continent.iter().map(|(c, n)| format!("{c} {n}")).collect();
+    let continents: Vec<String> = eval.per_group.iter().map(|(c, n)| format!("{c} {n}")).collect();
     println!(
         "4. sampled in {:.2} s: {} evaluation people ({}), {} probe tasks of {} probes -> {}",
         start.elapsed().as_secs_f64(),

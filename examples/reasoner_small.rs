@@ -83,7 +83,7 @@ fn main() -> anyhow::Result<()> {
     let source = ModelSource::Gguf(gguf.clone());
     let options = LoadOptions::default();
     let catalog = Catalog::load(mini_catalog_dir())?;
-    let setups = ProbeSetup::paper(&catalog);
+    let setups = ProbeSetup::of_survey(&catalog);
     create_dir_all(&args.out)?;
 
     // The survey: synthetic people, converted, an evaluation set, tasks with short

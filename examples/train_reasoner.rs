@@ -8,8 +8,8 @@
 //! ```text
 //! cargo run --release --features cuda --example train_reasoner -- --data data/ --tasks tasks/ \
 //!     --meta $META --model meta-llama/Llama-3.1-8B-Instruct --device cuda --out runs/reasoner \
-//!     [--lora] [--recipe p+r:mixed+200] [--n-per-question 1600] [--continent Europe] \
-//!     [--demographics none|prepend|only] [--eval-people 100] [--eval-continent Europe] \
+//!     [--lora] [--recipe p+r:mixed+200] [--n-per-question 1600] [--group Europe] \
+//!     [--demographics none|prepend|only] [--eval-people 100] [--eval-group Europe] \
 //!     [--lr ..] [--epochs ..] [--max-steps ..] [--grad-accum ..] [--max-seq-len ..] [--generate]
 //! ```
 //!
@@ -24,15 +24,15 @@ mod reasoner;
 
 use anyhow::Context;
 use clap::Parser;
-use indievalue::catalog::{Catalog, Continent, Respondents, meta_dir};
+use indievalue::catalog::{Catalog, Respondents, meta_dir};
 use indievalue::convert::RESPONDENTS_FILE;
 use indievalue::files::sha256_file;
 use indievalue::llm::{LoadOptions, ModelSource, device_from_name, parse_dtype};
 use indievalue::probe::{GenerationSettings, ProbeMode, ScoreTarget};
 use indievalue::reasoner::{EvaluationTasks, ReasonerRecipe, ReasonerRun};
 use indievalue::sampling::{
-    AnswerMatrix, DemographicsMode, EVAL_IDS_FILE, EvaluationSet, PROBE_TASKS_FILE, ProbeTask,
-    TASK_FORMAT, TaskFile, TrainingRecipe, read_id_file,
+    AnswerMatrix, DemographicsMode, EVAL_IDS_FILE, EvaluationSet, GroupOf, PROBE_TASKS_FILE,
+    ProbeTask, TASK_FORMAT, TaskFile, TrainingRecipe, read_id_file,
 };
 use std::path::PathBuf;
 
@@ -42,7 +42,7 @@ mod allocator;
 #[derive(Parser)]
 #[command(about = "Train an IndieValueReasoner and evaluate it beside its base model")]
 struct Args {
-    /// Converted survey directory (convert_wvs).
+    /// Converted survey directory (convert).
     #[arg(long)]
     data: PathBuf,
     /// A sample_tasks directory: eval_ids.txt (held out of training) and probe_tasks.jsonl.
@@ -73,18 +73,18 @@ struct Args {
     /// Training examples per question.
     #[arg(long, default_value_t = 1600)]
     n_per_question: usize,
-    /// Only training people of this continent (Figure 7).
-    #[arg(long)]
-    continent: Option<Continent>,
+    /// Only training people of this group of the balance item (the WVS: a continent, Figure 7).
+    #[arg(long, alias = "continent")]
+    group: Option<String>,
     /// Demographic statements in training examples: none, prepend or only (Table 5).
     #[arg(long, default_value = "none")]
     demographics: DemographicsMode,
     /// Evaluate the first N evaluation people (all by default).
     #[arg(long)]
     eval_people: Option<usize>,
-    /// Evaluate only people of this continent (Figure 7).
-    #[arg(long)]
-    eval_continent: Option<Continent>,
+    /// Evaluate only people of this group of the balance item (the WVS: a continent).
+    #[arg(long, alias = "eval-continent")]
+    eval_group: Option<String>,
     /// Also evaluate with the paper's generative protocol.
     #[arg(long)]
     generate: bool,
@@ -123,7 +123,7 @@ fn main() -> anyhow::Result<()> {
     let (probes, demos) =
         args.recipe.split_once(':').context("--recipe is PROBES:DEMOS, e.g. p+r:mixed+200")?;
     let mut set = TrainingRecipe::parse(probes, demos, args.n_per_question)?;
-    set.continent = args.continent;
+    set.group = args.group.clone();
     set.demographics = args.demographics;
     let mut recipe = if args.lora {
         ReasonerRecipe::lora_one_gpu(set.clone())
@@ -152,7 +152,7 @@ fn main() -> anyhow::Result<()> {
         "eval_ids": sha256_file(&eval_ids_file)?,
         "tasks": sha256_file(&tasks_file)?,
         "eval_people": args.eval_people,
-        "eval_continent": args.eval_continent,
+        "eval_continent": args.eval_group,
         "generate": args.generate,
         "written_by": concat!("indievalue ", env!("CARGO_PKG_VERSION")),
     });
@@ -184,9 +184,9 @@ fn main() -> anyhow::Result<()> {
 
     // Stage 3: both models on the same tasks.
     let (_, mut tasks): (_, Vec<ProbeTask>) = TaskFile::read(&tasks_file, &catalog, TASK_FORMAT)?;
-    if let Some(continent) = args.eval_continent {
-        let of = reasoner::continent_of(&catalog, &people);
-        tasks.retain(|t| of(t.person) == Some(continent));
+    if let Some(group) = &args.eval_group {
+        let of = GroupOf::balance(&catalog, &people)?;
+        tasks.retain(|t| of.name_of_id(t.person) == Some(group.as_str()));
     }
     if let Some(n) = args.eval_people {
         let mut kept = std::collections::BTreeSet::new();

@@ -7,7 +7,7 @@
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use indievalue::baselines::run_baselines;
-use indievalue::catalog::{Catalog, Continent, Respondents};
+use indievalue::catalog::{Catalog, Respondents};
 use indievalue::finetune::load_with_adapter;
 use indievalue::llm::{LoadOptions, LoadedModel, ModelSource, load_model};
 use indievalue::metrics::{AccuracyReport, Bootstrap, Prediction, Table};
@@ -60,15 +60,6 @@ pub fn fine_tune(
         run.model_dir().display()
     );
     Ok(trained)
-}
-
-/// A person's continent by `D_INTERVIEW`.
-pub fn continent_of<'a>(
-    catalog: &'a Catalog,
-    people: &'a Respondents,
-) -> impl Fn(i64) -> Option<Continent> + 'a {
-    let rows = people.row_lookup();
-    move |id| rows.row(id).and_then(|r| people.continent(catalog, r))
 }
 
 /// Where the base and the trained model come from.
@@ -169,7 +160,7 @@ pub fn report(
     results: &[ModeResults],
     trained: &Trained,
 ) -> anyhow::Result<()> {
-    let setups = indievalue::sampling::ProbeSetup::paper(catalog).len();
+    let setups = indievalue::sampling::ProbeSetup::of_survey(catalog).len();
     let mut rows = Vec::new();
     for r in results {
         for e in [&r.base, &r.trained] {

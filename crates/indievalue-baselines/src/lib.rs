@@ -18,7 +18,7 @@
 //! let people = SyntheticModel::new(&catalog, &config).unwrap().respondents(&catalog).unwrap();
 //! let answers = AnswerMatrix::new(&people);
 //! let (eval, pool): (Vec<usize>, Vec<usize>) = (0..people.len()).partition(|r| r % 10 == 0);
-//! let setups = ProbeSetup::paper(&catalog);
+//! let setups = ProbeSetup::of_survey(&catalog);
 //! let demos = DemoSpec { mode: DemoMode::Fixed(20), granularity: Granularity::Polar, demographics: false };
 //! let spec = TaskSpec { setups: &setups, demos, probe_granularity: Granularity::Polar, seed: 1 };
 //! let tasks = build_probe_tasks(&catalog, &people, &answers, &eval, &spec);

@@ -8,7 +8,7 @@ use indievalue_sampling::ProbeSetup;
 ///
 /// ```
 /// let catalog = indievalue_catalog::Catalog::load(indievalue_testdata::mini_catalog_dir()).unwrap();
-/// let setups = indievalue_sampling::ProbeSetup::paper(&catalog);
+/// let setups = indievalue_sampling::ProbeSetup::of_survey(&catalog);
 /// let r = indievalue_baselines::random_accuracy(&catalog, &setups, indievalue_catalog::Granularity::Polar);
 /// assert!(r[0] > 30.0 && r[0] <= 50.0);
 /// ```

@@ -74,7 +74,7 @@ impl BaselineResults {
 /// let people = Respondents::from_raw(&catalog, (1..=4).collect(), vec![vec![1, 1, 2, 1]; q],
 ///     vec![vec![1; 4]; catalog.demographics().len()]).unwrap();
 /// let answers = AnswerMatrix::new(&people);
-/// let setups = ProbeSetup::paper(&catalog);
+/// let setups = ProbeSetup::of_survey(&catalog);
 /// let spec = DemoSpec { mode: DemoMode::Fixed(5), granularity: Granularity::Polar, demographics: false };
 /// let task_spec = TaskSpec { setups: &setups, demos: spec, probe_granularity: Granularity::Polar, seed: 1 };
 /// let tasks = build_probe_tasks(&catalog, &people, &answers, &[0], &task_spec);
@@ -100,7 +100,7 @@ pub fn run_baselines(
     }
     let first = tasks.first().ok_or(Error::NoTasks)?;
     let (probe_g, demo_g) = (first.probe_granularity, first.demo_granularity);
-    let setups = ProbeSetup::paper(catalog);
+    let setups = ProbeSetup::of_survey(catalog);
     let random = random_accuracy(catalog, &setups, probe_g);
     let global = GlobalMajority::fit(catalog, answers, pool);
     let global_predictions = global.predictions(catalog, tasks)?;

@@ -22,7 +22,7 @@ fn shared() -> Catalog {
 #[test]
 fn random_baseline_matches_table_4_exactly() {
     let catalog = shared();
-    let setups = ProbeSetup::paper(&catalog);
+    let setups = ProbeSetup::of_survey(&catalog);
     let r = random_accuracy(&catalog, &setups, Granularity::Polar);
     let shown: Vec<String> = r.iter().map(|v| format!("{v:.2}")).collect();
     assert_eq!(shown, vec!["46.37", "45.51", "44.23"]);
@@ -192,7 +192,7 @@ fn sweep_equals_brute_force_and_the_predictions_file_agrees() {
     let catalog = shared();
     let people = synthetic(&catalog, 3_000, 4);
     let answers = AnswerMatrix::new(&people);
-    let setups = ProbeSetup::paper(&catalog);
+    let setups = ProbeSetup::of_survey(&catalog);
     let criteria = EvalCriteria {
         people: 60,
         ..Default::default()
@@ -258,7 +258,7 @@ fn on_a_synthetic_survey_global_is_below_top1_below_top24() {
     let catalog = shared();
     let people = synthetic(&catalog, 12_000, 9);
     let answers = AnswerMatrix::new(&people);
-    let setups = ProbeSetup::paper(&catalog);
+    let setups = ProbeSetup::of_survey(&catalog);
     let criteria = EvalCriteria {
         people: 150,
         ..Default::default()

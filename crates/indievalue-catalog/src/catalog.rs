@@ -1,8 +1,9 @@
 //! The [`Catalog`] and its loader for the authors' three metadata files.
 
+use crate::survey::{InequityDimension, SURVEY_FILE, SurveySettings, read_survey_file};
 use crate::{
-    Category, CodeMap, Continent, Demographic, DemographicKind, DemographicOption, Error,
-    Granularity, Question, QuestionId, Result, StatementSet,
+    Category, CodeMap, Demographic, DemographicKind, DemographicOption, Error, Granularity,
+    Question, QuestionId, Result, StatementSet,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -15,10 +16,6 @@ pub const POLAR_FILE: &str = "statements_meta_data.jsonl";
 pub const REFINED_FILE: &str = "refined_statements_meta_data.jsonl";
 /// File name of the demographic metadata.
 pub const DEMOGRAPHICS_FILE: &str = "demographics_meta_data.jsonl";
-/// Id of the demographic item that maps a country code to its continent.
-pub const CONTINENT_ITEM: &str = "B_COUNTRY_to_continent";
-/// Id of the demographic item naming the country of the interview.
-pub const COUNTRY_ITEM: &str = "B_COUNTRY";
 
 /// The environment variable naming the directory of the authors' metadata (set by `.ci/run`).
 pub const META_DIR_ENV: &str = "INDIEVALUE_META_DIR";
@@ -52,31 +49,35 @@ pub fn meta_dir(given: Option<&Path>) -> Result<PathBuf> {
     }
 }
 
-/// The typed IndieValueCatalog: value questions grouped in 13 categories, each with polar and
-/// refined statements, and the demographic items.
+/// A survey description, typed: value questions grouped in categories (the WVS's 13, or any a
+/// described survey has), each with polar and refined statements; the demographic items; and
+/// the survey's settings ([`SurveySettings`]: `survey.toml`, or the WVS's rules).
 ///
 /// ```
 /// use indievalue_catalog::{Catalog, Category, Granularity};
 /// use indievalue_testdata::mini_catalog_dir;
 /// let catalog = Catalog::load(mini_catalog_dir())?;
 /// let q = catalog.question("V1").expect("V1 exists");
-/// assert_eq!(q.category(), Category::SocialValues);
+/// assert_eq!(catalog.category_name(q.category()), "Social Values, Attitudes & Stereotypes");
 /// let code = q.valid_codes().next().unwrap();
 /// let option = q.statements(Granularity::Polar).statement_for_code(code.into()).unwrap();
 /// println!("{}", q.statements(Granularity::Polar).statement(option as usize));
-/// assert_eq!(catalog.by_category(Category::Security).count(), 5);
+/// let security = catalog.category_by_name("Security").unwrap();
+/// assert_eq!(catalog.by_category(security).count(), 5);
+/// assert_eq!(catalog.survey().id_column, "D_INTERVIEW");
 /// # Ok::<(), indievalue_catalog::Error>(())
 /// ```
 #[derive(Debug, Clone, Serialize)]
 pub struct Catalog {
     questions: Vec<Question>,
     demographics: Vec<Demographic>,
+    categories: Vec<String>,
+    #[serde(skip)]
+    survey: SurveySettings,
     #[serde(skip)]
     question_index: HashMap<QuestionId, usize>,
     #[serde(skip)]
     demographic_index: HashMap<String, usize>,
-    #[serde(skip)]
-    continent_by_country: BTreeMap<i32, Continent>,
     #[serde(skip)]
     content_hash: String,
 }
@@ -223,7 +224,7 @@ fn build_code_map(
 struct ParsedQuestion {
     line: usize,
     id: String,
-    category: Category,
+    category: String,
     question_type: String,
     text: String,
     statements: StatementSet,
@@ -232,14 +233,13 @@ struct ParsedQuestion {
 fn parse_statements(path: &Path, text: &str) -> Result<Vec<ParsedQuestion>> {
     let mut out = Vec::new();
     for (line, raw) in parse_lines::<StatementLine>(path, text)? {
-        let category = Category::from_metadata_name(&raw.question_category).ok_or_else(|| {
-            Error::UnknownCategory {
+        if raw.question_category.trim().is_empty() {
+            return Err(Error::Invalid {
                 path: path.to_owned(),
                 line,
-                question: raw.question_id.clone(),
-                category: raw.question_category.clone(),
-            }
-        })?;
+                message: format!("question {}: empty question_category", raw.question_id),
+            });
+        }
         if raw.question_id.trim().is_empty() {
             return Err(Error::Invalid {
                 path: path.to_owned(),
@@ -266,7 +266,7 @@ fn parse_statements(path: &Path, text: &str) -> Result<Vec<ParsedQuestion>> {
         out.push(ParsedQuestion {
             line,
             id: raw.question_id,
-            category,
+            category: raw.question_category,
             question_type: raw.question_type,
             text: raw.original_question,
             statements: StatementSet::new(raw.converted_statements, codes),
@@ -346,26 +346,31 @@ fn parse_demographics(path: &Path, text: &str) -> Result<Vec<Demographic>> {
                 .collect();
             (DemographicKind::MultipleChoice, options, codes)
         };
-        out.push(Demographic {
-            id: raw.question_id.clone(),
-            column: raw.question_id_converted.clone(),
-            label: raw.question_category.clone(),
+        out.push(Demographic::new(
+            raw.question_id.clone(),
+            raw.question_id_converted.clone(),
+            raw.question_category.clone(),
             kind,
-            template: raw.statement_template.clone(),
+            raw.statement_template.clone(),
             options,
             codes,
-        });
+        ));
     }
     Ok(out)
 }
 
 impl Catalog {
-    /// Loads and validates the three metadata files from a directory.
+    /// Loads and validates a survey description: the three metadata files of a directory and
+    /// its `survey.toml` if there is one (without one, the WVS with the paper's rules:
+    /// [`SurveySettings::wvs`]).
     ///
     /// Validation: both statement files parse, agree line by line on question id, category, type
     /// and valid raw codes; every raw code maps to an existing statement and every statement is
-    /// reachable; categories are among the 13 known; question ids are unique; demographic items
-    /// are well formed and the continent item names known continents. Errors name file and line.
+    /// reachable; question ids are unique; demographic items are well formed. Categories are the
+    /// distinct `question_category` strings in order of first appearance. `survey.toml`'s keys
+    /// are known ones and its values possible for the metadata (the balance item and the
+    /// inequity dimensions are demographic items, no category has fewer questions than
+    /// `probes.per_category`, ...). Errors name file and line, or file and key.
     ///
     /// ```
     /// let catalog = indievalue_catalog::Catalog::load(indievalue_testdata::mini_catalog_dir())?;
@@ -407,6 +412,7 @@ impl Catalog {
         }
         let mut questions = Vec::with_capacity(polar.len());
         let mut question_index = HashMap::new();
+        let mut categories: Vec<String> = Vec::new();
         for (p, r) in polar.into_iter().zip(refined) {
             let ParsedQuestion {
                 line,
@@ -449,6 +455,13 @@ impl Catalog {
                     format!("question {id}: valid raw codes {pc:?} (polar) vs {rc:?} (refined)"),
                 ));
             }
+            let category = match categories.iter().position(|c| *c == category) {
+                Some(i) => Category::from_index(i),
+                None => {
+                    categories.push(category);
+                    Category::from_index(categories.len() - 1)
+                }
+            };
             let qid = QuestionId::new(id.clone());
             if question_index
                 .insert(qid.clone(), questions.len())
@@ -470,43 +483,143 @@ impl Catalog {
             });
         }
 
-        let mut continent_by_country = BTreeMap::new();
-        if let Some(item) = demographics.iter().find(|d| d.id == CONTINENT_ITEM) {
-            for &(code, option) in item.codes.pairs() {
-                let name = &item.options[option as usize].label;
-                let continent = Continent::from_name(name).ok_or_else(|| Error::Invalid {
-                    path: demo_path.clone(),
-                    line: 1 + demographics
-                        .iter()
-                        .position(|d| d.id == CONTINENT_ITEM)
-                        .unwrap_or(0),
-                    message: format!(
-                        "{CONTINENT_ITEM}: unknown continent {name:?} for code {code}"
-                    ),
-                })?;
-                continent_by_country.insert(code, continent);
-            }
-        }
         let demographic_index = demographics
             .iter()
             .enumerate()
             .map(|(i, d)| (d.id.clone(), i))
             .collect();
+        let survey_path = dir.join(SURVEY_FILE);
         let mut catalog = Catalog {
             questions,
             demographics,
+            categories,
+            survey: SurveySettings::wvs(),
             question_index,
             demographic_index,
-            continent_by_country,
             content_hash: String::new(),
         };
+        if survey_path.exists() {
+            let default_name = dir
+                .file_name()
+                .map_or_else(|| "survey".to_owned(), |n| n.to_string_lossy().into_owned());
+            let (settings, dimensions) = read_survey_file(&survey_path, &default_name)?;
+            catalog.survey = catalog.check_survey(&survey_path, settings, dimensions)?;
+        }
         catalog.content_hash = catalog.compute_hash();
         Ok(catalog)
     }
 
+    /// Checks a `survey.toml`'s values against the metadata and fills in the inequity
+    /// dimensions' display names (the items' labels).
+    fn check_survey(
+        &self,
+        path: &Path,
+        mut settings: SurveySettings,
+        dimensions: Option<Vec<String>>,
+    ) -> Result<SurveySettings> {
+        let bad = |key: &str, message: String| Error::Survey {
+            path: path.to_owned(),
+            key: key.to_owned(),
+            message,
+        };
+        let items = || {
+            self.demographics
+                .iter()
+                .map(|d| d.id())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if settings.id_column.trim().is_empty() {
+            return Err(bad("id_column", "is empty".into()));
+        }
+        if settings.probes.setups == 0 {
+            return Err(bad("probes.setups", "must be at least 1".into()));
+        }
+        if settings.probes.per_category == 0 {
+            return Err(bad("probes.per_category", "must be at least 1".into()));
+        }
+        for (i, name) in self.categories.iter().enumerate() {
+            let size = self.by_category(Category::from_index(i)).count();
+            if size < settings.probes.per_category {
+                return Err(bad(
+                    "probes.per_category",
+                    format!(
+                        "{} probe questions per category, but category {name:?} has only {size} \
+                         question{} ({} short)",
+                        settings.probes.per_category,
+                        if size == 1 { "" } else { "s" },
+                        settings.probes.per_category - size
+                    ),
+                ));
+            }
+        }
+        if settings.evaluation.people == 0 {
+            return Err(bad("evaluation.people", "must be at least 1".into()));
+        }
+        if let Some(item) = &settings.evaluation.balance_by
+            && self.demographic(item).is_none()
+        {
+            return Err(bad(
+                "evaluation.balance_by",
+                format!("{item:?} is not a demographic item (items: {})", items()),
+            ));
+        }
+        if settings.evaluation.min_demographics > self.demographics.len() {
+            return Err(bad(
+                "evaluation.min_demographics",
+                format!(
+                    "{} valid demographic answers asked, but the survey has {} items",
+                    settings.evaluation.min_demographics,
+                    self.demographics.len()
+                ),
+            ));
+        }
+        let dimensions = dimensions.unwrap_or_else(|| {
+            self.demographics
+                .iter()
+                .map(|d| d.id().to_owned())
+                .collect()
+        });
+        for (i, item) in dimensions.iter().enumerate() {
+            let Some(d) = self.demographic(item) else {
+                return Err(bad(
+                    &format!("inequity.dimensions[{i}]"),
+                    format!("{item:?} is not a demographic item (items: {})", items()),
+                ));
+            };
+            settings.inequity.push(InequityDimension {
+                name: d.label().to_owned(),
+                item: item.clone(),
+            });
+        }
+        for long in settings.short_names.keys() {
+            if self.category_by_name(long).is_none() {
+                return Err(bad(
+                    &format!("categories.short_names.{long:?}"),
+                    format!(
+                        "not a category (categories: {})",
+                        self.categories.join("; ")
+                    ),
+                ));
+            }
+        }
+        Ok(settings)
+    }
+
     fn compute_hash(&self) -> String {
-        // Serialising our own typed structures never fails.
-        let bytes = serde_json::to_vec(&(&self.questions, &self.demographics)).unwrap_or_default();
+        // Serialising our own typed structures never fails. A described survey's id column is
+        // part of its data files, so it is part of the hash; the WVS's is implied.
+        let bytes = if self.survey.described {
+            serde_json::to_vec(&(
+                &self.questions,
+                &self.demographics,
+                &self.categories,
+                &self.survey.id_column,
+            ))
+        } else {
+            serde_json::to_vec(&(&self.questions, &self.demographics, &self.categories))
+        }
+        .unwrap_or_default();
         let digest = Sha256::digest(&bytes);
         digest.iter().map(|b| format!("{b:02x}")).collect()
     }
@@ -551,12 +664,47 @@ impl Catalog {
             .filter(move |(_, q)| q.category == category)
     }
 
-    /// The categories that have questions, in metadata order.
+    /// The categories, in order of first appearance in the metadata (every one has questions).
     pub fn categories(&self) -> Vec<Category> {
-        Category::ALL
-            .into_iter()
-            .filter(|&c| self.questions.iter().any(|q| q.category == c))
+        (0..self.categories.len())
+            .map(Category::from_index)
             .collect()
+    }
+
+    /// A category's name as the metadata spells it (`question_category`).
+    pub fn category_name(&self, category: Category) -> &str {
+        self.categories
+            .get(category.index())
+            .map_or("(unknown category)", String::as_str)
+    }
+
+    /// A category's shorter display name for figures: the survey's `[categories] short_names`
+    /// (the paper's Figure 2 names on the WVS), else its name.
+    ///
+    /// ```
+    /// let c = indievalue_catalog::Catalog::load(indievalue_testdata::mini_catalog_dir()).unwrap();
+    /// let capital = c.category_by_name("Social Capital, Trust & Organizational Membership").unwrap();
+    /// assert_eq!(c.category_short_name(capital), "Social Capital & Trust");
+    /// ```
+    pub fn category_short_name(&self, category: Category) -> &str {
+        let name = self.category_name(category);
+        self.survey
+            .short_names
+            .get(name)
+            .map_or(name, String::as_str)
+    }
+
+    /// The category of a metadata name; `None` for a name no question has.
+    pub fn category_by_name(&self, name: &str) -> Option<Category> {
+        self.categories
+            .iter()
+            .position(|c| c == name)
+            .map(Category::from_index)
+    }
+
+    /// The survey's settings: its `survey.toml`, or the WVS's rules.
+    pub fn survey(&self) -> &SurveySettings {
+        &self.survey
     }
 
     /// All demographic items, in metadata order.
@@ -572,20 +720,6 @@ impl Catalog {
     /// The position of a demographic item in [`Catalog::demographics`].
     pub fn demographic_index(&self, id: &str) -> Option<usize> {
         self.demographic_index.get(id).copied()
-    }
-
-    /// The continent of a `B_COUNTRY` code, from the `B_COUNTRY_to_continent` item.
-    ///
-    /// ```
-    /// use indievalue_catalog::{Catalog, Continent};
-    /// use indievalue_testdata::mini_catalog_dir;
-    /// let c = Catalog::load(mini_catalog_dir()).unwrap();
-    /// assert_eq!(c.continent_of_country(554), Some(Continent::Oceania));
-    /// assert_eq!(c.continent_of_country(-1), None);
-    /// ```
-    pub fn continent_of_country(&self, country_code: i64) -> Option<Continent> {
-        let code = i32::try_from(country_code).ok()?;
-        self.continent_by_country.get(&code).copied()
     }
 
     /// Number of statements of every question at a granularity, in metadata order.

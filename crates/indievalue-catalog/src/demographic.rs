@@ -1,4 +1,5 @@
-//! The 31 demographic items and their identity-declaring statements.
+//! Demographic items (the WVS's 31, or any a described survey has) and their
+//! identity-declaring statements.
 
 use crate::CodeMap;
 use serde::{Deserialize, Serialize};
@@ -52,9 +53,77 @@ pub struct Demographic {
     pub(crate) template: String,
     pub(crate) options: Vec<DemographicOption>,
     pub(crate) codes: CodeMap,
+    /// Group labels (see [`Demographic::groups`]).
+    #[serde(skip)]
+    groups: Vec<String>,
+    /// The group of each option.
+    #[serde(skip)]
+    group_of_option: Vec<u16>,
 }
 
 impl Demographic {
+    pub(crate) fn new(
+        id: String,
+        column: String,
+        label: String,
+        kind: DemographicKind,
+        template: String,
+        options: Vec<DemographicOption>,
+        codes: CodeMap,
+    ) -> Demographic {
+        let mut labels: Vec<&str> = Vec::new();
+        for o in &options {
+            if !labels.contains(&o.label.as_str()) {
+                labels.push(&o.label);
+            }
+        }
+        // Options sharing a label (a code list of countries mapped to continents) are one
+        // group each; such groups are ordered by label, the others keep the option order.
+        if labels.len() < options.len() {
+            labels.sort_unstable();
+        }
+        let groups: Vec<String> = labels.into_iter().map(str::to_owned).collect();
+        let group_of_option = options
+            .iter()
+            .map(|o| groups.iter().position(|g| *g == o.label).unwrap_or(0) as u16)
+            .collect();
+        Demographic {
+            id,
+            column,
+            label,
+            kind,
+            template,
+            options,
+            codes,
+            groups,
+            group_of_option,
+        }
+    }
+
+    /// The item's groups, for balancing the evaluation set and for inequity dimensions: one per
+    /// distinct option label. Where labels are distinct (every multiple-choice item, a code list
+    /// of countries) the groups are the options in their order; where several options share a
+    /// label (the WVS's `B_COUNTRY_to_continent`, a country code list labelled by continent)
+    /// they form one group, and the groups are ordered by label.
+    ///
+    /// ```
+    /// let catalog = indievalue_catalog::Catalog::load(indievalue_testdata::mini_catalog_dir()).unwrap();
+    /// let continent = catalog.demographic("B_COUNTRY_to_continent").unwrap();
+    /// assert_eq!(continent.groups()[0], "Africa");
+    /// let option = continent.option_for_code(36).unwrap();
+    /// assert_eq!(continent.groups()[continent.group_of_option(option)], "Oceania");
+    /// ```
+    pub fn groups(&self) -> &[String] {
+        &self.groups
+    }
+
+    /// The group (position in [`Demographic::groups`]) of an option.
+    pub fn group_of_option(&self, option: u16) -> usize {
+        self.group_of_option
+            .get(usize::from(option))
+            .map_or(0, |&g| usize::from(g))
+    }
+
     /// The item's id in the metadata (`B_COUNTRY_to_continent`, `Q289`, ...).
     pub fn id(&self) -> &str {
         &self.id

@@ -40,17 +40,16 @@ pub enum Error {
         /// What serde_json reported.
         source: serde_json::Error,
     },
-    /// A question names a category that is not one of the 13 of the catalog.
-    #[error("{path}:{line}: question {question}: unknown category {category:?}")]
-    UnknownCategory {
-        /// The file.
+    /// A survey description's `survey.toml` is malformed, has an unknown key, or asks for
+    /// something its metadata cannot give (`key` is the dotted path, or `line N` for syntax).
+    #[error("{path}: {key}: {message}")]
+    Survey {
+        /// The `survey.toml` file.
         path: PathBuf,
-        /// 1-based line number.
-        line: usize,
-        /// The question id.
-        question: String,
-        /// The category name found.
-        category: String,
+        /// The key's dotted path (`evaluation.balance_by`), or `line N`.
+        key: String,
+        /// What is wrong.
+        message: String,
     },
     /// A line is well-formed JSON but violates a rule of the metadata format.
     #[error("{path}:{line}: {message}")]

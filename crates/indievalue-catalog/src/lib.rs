@@ -1,11 +1,13 @@
 //! # indievalue-catalog
 //!
 //! The typed schema of the IndieValueCatalog (Jiang et al., "Can Language Models Reason about
-//! Individualistic Human Values and Preferences?"): 253 World Values Survey value questions in 13
-//! categories, each turned into *polar* and *refined* natural-language statements, plus 31
-//! demographic items; and the Arrow/Parquet storage of respondents' answers.
+//! Individualistic Human Values and Preferences?"): a survey's value questions in categories,
+//! each turned into *polar* and *refined* natural-language statements, plus demographic items
+//! (the World Values Survey: 253 questions in 13 categories, 31 items); and the Arrow/Parquet
+//! storage of respondents' answers. Any survey described in the authors' schema works: a
+//! directory with the three metadata files and a `survey.toml` ([`SurveySettings`]).
 //!
-//! - [`Catalog::load`] reads and validates the authors' three metadata files from a directory.
+//! - [`Catalog::load`] reads and validates a survey description from a directory.
 //! - [`Catalog::stats`] gives Table 1 / Table 6 figures and the combinatorial answer space.
 //! - [`Respondents`] holds a people x questions table and reads/writes Parquet, refusing files
 //!   written for a different catalog.
@@ -29,15 +31,15 @@ mod files;
 mod question;
 mod stats;
 pub mod storage;
+mod survey;
 
 /// The project's seeded random number generator (the `indievalue-rng` crate).
 pub use indievalue_rng as rng;
 
 pub use catalog::{
-    CONTINENT_ITEM, COUNTRY_ITEM, Catalog, DEMOGRAPHICS_FILE, META_DIR_ENV, POLAR_FILE,
-    REFINED_FILE, meta_dir, meta_dir_from_env,
+    Catalog, DEMOGRAPHICS_FILE, META_DIR_ENV, POLAR_FILE, REFINED_FILE, meta_dir, meta_dir_from_env,
 };
-pub use category::{Category, Continent};
+pub use category::Category;
 pub use demographic::{Demographic, DemographicKind, DemographicOption};
 pub use error::{Error, Result};
 pub use files::{FileHeader, read_catalog_file, write_catalog_file};
@@ -45,4 +47,8 @@ pub use question::{CodeMap, Granularity, Question, QuestionId, StatementSet};
 pub use stats::{AnswerSpace, CatalogStats, CategoryRow};
 pub use storage::{
     DemographicAnswers, NO_ANSWER, NO_OPTION, QuestionAnswers, Respondents, RowLookup,
+};
+pub use survey::{
+    CONTINENT_ITEM, COUNTRY_ITEM, EvaluationRule, InequityDimension, ProbeRule, SURVEY_FILE,
+    SurveySettings, WVS_ID_COLUMN,
 };

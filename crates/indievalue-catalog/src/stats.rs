@@ -10,13 +10,16 @@ use serde::Serialize;
 /// use indievalue_testdata::mini_catalog_dir;
 /// let stats = Catalog::load(mini_catalog_dir()).unwrap().stats();
 /// let row = &stats.categories[0];
-/// assert_eq!(row.category, Category::SocialValues);
+/// assert_eq!(row.category, Category::from_index(0));
+/// assert_eq!(row.name, "Social Values, Attitudes & Stereotypes");
 /// assert!(row.polar_per_question() >= 2.0);
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CategoryRow {
     /// The category.
     pub category: Category,
+    /// Its name in the metadata.
+    pub name: String,
     /// Number of questions.
     pub questions: usize,
     /// Number of polar statements.
@@ -184,6 +187,7 @@ impl Catalog {
             .map(|category| {
                 let mut row = CategoryRow {
                     category,
+                    name: self.category_name(category).to_owned(),
                     questions: 0,
                     polar: 0,
                     refined: 0,

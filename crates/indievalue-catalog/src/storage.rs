@@ -4,11 +4,12 @@
 //! (raw survey code, Int32), `Q_polar` and `Q_refined` (statement index, UInt8, null for no valid
 //! answer); per demographic item `D`, `D_code` (Int32), `D_option` (option index, UInt16, null for
 //! no valid answer) and `D_text` (the identity-declaring statement, dictionary-encoded, null for no
-//! valid answer). Leading columns: `D_INTERVIEW` (Int64), `valid_answers` (UInt16) and
+//! valid answer). Leading columns: the survey's id column (`D_INTERVIEW` on the WVS; Int64),
+//! `valid_answers` (UInt16) and
 //! `valid_demographics` (UInt8). The file's key-value metadata holds the catalog's content hash
 //! under [`META_CATALOG_HASH`] and the format under [`META_FORMAT`]. Files are zstd-compressed.
 
-use crate::{COUNTRY_ITEM, Catalog, Continent, Error, Granularity, Result};
+use crate::{Catalog, Error, Granularity, Result};
 use arrow::array::{
     Array, ArrayRef, DictionaryArray, Int32Array, Int64Array, RecordBatch, StringArray, UInt8Array,
     UInt16Array,
@@ -35,8 +36,6 @@ pub const META_CATALOG_HASH: &str = "indievalue.catalog_hash";
 pub const META_FORMAT: &str = "indievalue.format";
 /// The current format tag.
 pub const FORMAT: &str = "indievalue-respondents/1";
-/// Name of the person id column.
-pub const ID_COLUMN: &str = "D_INTERVIEW";
 
 const ROWS_PER_BATCH: usize = 8_192;
 const ROWS_PER_GROUP: usize = 256 * 1024;
@@ -334,16 +333,17 @@ impl Respondents {
             .count()
     }
 
-    /// The continent of a person, from their country code.
-    pub fn continent(&self, catalog: &Catalog, person: usize) -> Option<Continent> {
-        let item = catalog.demographic_index(COUNTRY_ITEM)?;
-        catalog.continent_of_country(self.demographics[item].raw[person].into())
+    /// The group of a person on a demographic item (a position in
+    /// [`Demographic::groups`](crate::Demographic::groups)), `None` without a valid answer.
+    pub fn group_of(&self, catalog: &Catalog, item: usize, person: usize) -> Option<usize> {
+        self.demographic_option(person, item)
+            .map(|o| catalog.demographics()[item].group_of_option(o))
     }
 
     /// The Arrow schema of a respondents file for a catalog (see the module docs).
     pub fn arrow_schema(catalog: &Catalog) -> Schema {
         let mut fields = vec![
-            Field::new(ID_COLUMN, DataType::Int64, false),
+            Field::new(&catalog.survey().id_column, DataType::Int64, false),
             Field::new("valid_answers", DataType::UInt16, false),
             Field::new("valid_demographics", DataType::UInt8, false),
         ];
@@ -612,7 +612,8 @@ impl Respondents {
             }
             Ok(index)
         };
-        let id_col = column(ID_COLUMN, &DataType::Int64)?;
+        let id_column = catalog.survey().id_column.as_str();
+        let id_col = column(id_column, &DataType::Int64)?;
         let mut q_cols = Vec::new();
         for q in catalog.questions() {
             q_cols.push((
@@ -649,7 +650,7 @@ impl Respondents {
                 .column(id_col)
                 .as_any()
                 .downcast_ref::<Int64Array>()
-                .ok_or_else(|| downcast_err(ID_COLUMN.into()))?;
+                .ok_or_else(|| downcast_err(id_column.into()))?;
             ids.extend_from_slice(ids_array.values());
             for ((code, polar, refined), out) in q_cols.iter().zip(questions.iter_mut()) {
                 extend_i32(&batch, *code, &mut out.raw)

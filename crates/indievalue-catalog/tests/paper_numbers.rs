@@ -1,7 +1,7 @@
 //! The paper's catalog figures (Table 1, Table 6, §2.1), checked exactly on the authors' metadata.
 //! Needs INDIEVALUE_META_DIR (set by .ci/run and the README's test command).
 
-use indievalue_catalog::{Catalog, Category, Continent, Granularity, meta_dir_from_env};
+use indievalue_catalog::{Catalog, Granularity, meta_dir_from_env};
 
 fn shared_catalog() -> Catalog {
     let dir = meta_dir_from_env().expect(
@@ -23,26 +23,32 @@ fn table_1_totals() {
 #[test]
 fn table_6_every_category_row() {
     let expected = [
-        (Category::SocialValues, 45, 103, 145),
-        (Category::Happiness, 11, 23, 44),
-        (Category::SocialCapital, 44, 88, 163),
-        (Category::Economic, 6, 12, 22),
-        (Category::Corruption, 9, 19, 37),
-        (Category::Migration, 10, 29, 33),
-        (Category::Security, 21, 42, 68),
-        (Category::PostmaterialistIndex, 6, 24, 24),
-        (Category::ScienceTechnology, 6, 12, 24),
-        (Category::Religious, 12, 27, 42),
-        (Category::Ethical, 23, 46, 92),
-        (Category::PoliticalInterest, 35, 92, 135),
-        (Category::PoliticalCulture, 25, 50, 100),
+        ("Social Values, Attitudes & Stereotypes", 45, 103, 145),
+        ("Happiness and Well-Being", 11, 23, 44),
+        (
+            "Social Capital, Trust & Organizational Membership",
+            44,
+            88,
+            163,
+        ),
+        ("Economic Values", 6, 12, 22),
+        ("Corruption", 9, 19, 37),
+        ("Migration", 10, 29, 33),
+        ("Security", 21, 42, 68),
+        ("Postmaterialist Index", 6, 24, 24),
+        ("Science & Technology", 6, 12, 24),
+        ("Religious Values", 12, 27, 42),
+        ("Ethical Values and Norms", 23, 46, 92),
+        ("Political Interest & Political Participation", 35, 92, 135),
+        ("Political Culture & Political Regimes", 25, 50, 100),
     ];
     let stats = shared_catalog().stats();
     assert_eq!(stats.categories.len(), 13);
-    for (row, (category, q, p, r)) in stats.categories.iter().zip(expected) {
+    for (i, (row, (name, q, p, r))) in stats.categories.iter().zip(expected).enumerate() {
+        assert_eq!(row.category.index(), i);
         assert_eq!(
-            (row.category, row.questions, row.polar, row.refined),
-            (category, q, p, r)
+            (row.name.as_str(), row.questions, row.polar, row.refined),
+            (name, q, p, r)
         );
     }
     // Table 6's ratio columns, to the paper's two decimals.
@@ -87,9 +93,24 @@ fn demographics_and_continents() {
     assert!(ids.contains(&"Q289") && ids.contains(&"X003R") && ids.contains(&"Q288R"));
     let continent = catalog.demographic("B_COUNTRY_to_continent").unwrap();
     assert_eq!(continent.column(), "B_COUNTRY");
-    // New Zealand (554) is in Oceania, Andorra (20) in Europe.
-    assert_eq!(catalog.continent_of_country(554), Some(Continent::Oceania));
-    assert_eq!(catalog.continent_of_country(20), Some(Continent::Europe));
+    // New Zealand (554) is in Oceania, Andorra (20) in Europe; six continents, alphabetical.
+    let group = |code| {
+        continent.groups()[continent.group_of_option(continent.option_for_code(code).unwrap())]
+            .as_str()
+    };
+    assert_eq!(group(554), "Oceania");
+    assert_eq!(group(20), "Europe");
+    assert_eq!(
+        continent.groups(),
+        [
+            "Africa",
+            "Asia",
+            "Europe",
+            "North America",
+            "Oceania",
+            "South America"
+        ]
+    );
     assert_eq!(
         catalog
             .demographic("B_COUNTRY")
@@ -115,7 +136,8 @@ fn questions_are_grouped_and_coded_as_in_the_metadata() {
         q1.statements(Granularity::Polar).statement_for_code(-1),
         None
     );
-    let by_cat: usize = Category::ALL
+    let by_cat: usize = catalog
+        .categories()
         .iter()
         .map(|&c| catalog.by_category(c).count())
         .sum();

@@ -4,7 +4,6 @@
 use crate::blocks::BlockReader;
 use crate::{ConvertOptions, EmptyCell, Error, Progress, Result};
 use indievalue_catalog::Catalog;
-use indievalue_catalog::storage::ID_COLUMN;
 use rayon::prelude::*;
 use std::io::Read;
 use std::path::Path;
@@ -194,7 +193,7 @@ pub(crate) fn header_layout(catalog: &Catalog, path: &Path, line: &[u8]) -> Resu
                 column: column.to_owned(),
             })
     };
-    let id = find(ID_COLUMN)?;
+    let id = find(&catalog.survey().id_column)?;
     let mut codes = Vec::new();
     for q in catalog.questions() {
         codes.push(find(q.id().as_str())?);

@@ -1,6 +1,6 @@
 //! Table 1's conversion figures ([`ConversionReport`]), counted from a converted table.
 
-use indievalue_catalog::{COUNTRY_ITEM, Catalog, Continent, Respondents};
+use indievalue_catalog::{Catalog, Respondents};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -53,11 +53,15 @@ pub struct ConversionReport {
     pub questions: usize,
     /// Mean valid demographic answers per person.
     pub valid_demographics_mean: f64,
-    /// People per continent (from the country), continents in alphabetical order; people whose
-    /// country has no continent are under `"unknown"`.
-    pub per_continent: BTreeMap<String, u64>,
+    /// The survey's balance item (the WVS: `B_COUNTRY_to_continent`), if it has one.
+    pub balance_by: Option<String>,
+    /// People per group of the balance item (the WVS: per continent), by name; people without
+    /// a valid answer are under `"unknown"`.
+    pub per_group: BTreeMap<String, u64>,
     /// Invalid codes per question, catalog order.
     pub invalid_codes: Vec<InvalidCodes>,
+    /// Invalid codes per demographic item (codes its description does not map), catalog order.
+    pub invalid_demographic_codes: Vec<InvalidCodes>,
 }
 
 /// Counts the report's figures from a converted table.
@@ -97,7 +101,12 @@ pub(crate) fn report(
             .filter(|&&o| o != indievalue_catalog::NO_OPTION)
             .count() as u64;
     }
-    let per_continent = per_continent(catalog, people);
+    let balance = catalog
+        .survey()
+        .evaluation
+        .balance_by
+        .as_deref()
+        .and_then(|id| catalog.demographic_index(id));
     ConversionReport {
         format: REPORT_FORMAT.into(),
         source: path.display().to_string(),
@@ -118,8 +127,25 @@ pub(crate) fn report(
         } else {
             0.0
         },
-        per_continent,
+        balance_by: balance.map(|d| catalog.demographics()[d].id().to_owned()),
+        per_group: balance.map_or_else(BTreeMap::new, |d| per_group(catalog, people, d)),
         invalid_codes,
+        invalid_demographic_codes: catalog
+            .demographics()
+            .iter()
+            .zip(people.demographics())
+            .map(|(d, answers)| {
+                invalid(
+                    d.id(),
+                    answers
+                        .option
+                        .iter()
+                        .zip(&answers.raw)
+                        .filter(|&(&o, _)| o == indievalue_catalog::NO_OPTION)
+                        .map(|(_, &raw)| raw),
+                )
+            })
+            .collect(),
     }
 }
 
@@ -129,35 +155,48 @@ fn count_answers(catalog: &Catalog, people: &Respondents) -> (Vec<u32>, Vec<Inva
     let mut valid = vec![0u32; n];
     let mut invalid_codes = Vec::with_capacity(catalog.questions().len());
     for (q, answers) in catalog.questions().iter().zip(people.questions()) {
-        let mut codes: BTreeMap<i32, u64> = BTreeMap::new();
-        let mut total = 0;
-        for (p, (&statement, &raw)) in answers.polar.iter().zip(&answers.raw).enumerate() {
-            if statement == indievalue_catalog::NO_ANSWER {
-                *codes.entry(raw).or_default() += 1;
-                total += 1;
-            } else {
+        for (p, &statement) in answers.polar.iter().enumerate() {
+            if statement != indievalue_catalog::NO_ANSWER {
                 valid[p] += 1;
             }
         }
-        invalid_codes.push(InvalidCodes {
-            question: q.id().to_string(),
-            total,
-            codes,
-        });
+        invalid_codes.push(invalid(
+            q.id().as_str(),
+            answers
+                .polar
+                .iter()
+                .zip(&answers.raw)
+                .filter(|&(&s, _)| s == indievalue_catalog::NO_ANSWER)
+                .map(|(_, &raw)| raw),
+        ));
     }
     (valid, invalid_codes)
 }
 
-/// People per continent of their country (`"unknown"` when it has none).
-fn per_continent(catalog: &Catalog, people: &Respondents) -> BTreeMap<String, u64> {
-    let mut per_continent: BTreeMap<String, u64> = BTreeMap::new();
-    if let Some(item) = catalog.demographic_index(COUNTRY_ITEM) {
-        for &code in &people.demographic(item).raw {
-            let name = catalog
-                .continent_of_country(code.into())
-                .map_or("unknown", Continent::name);
-            *per_continent.entry(name.to_owned()).or_default() += 1;
-        }
+/// The invalid codes of one item, counted.
+fn invalid(item: &str, raw: impl Iterator<Item = i32>) -> InvalidCodes {
+    let mut codes: BTreeMap<i32, u64> = BTreeMap::new();
+    let mut total = 0;
+    for code in raw {
+        *codes.entry(code).or_default() += 1;
+        total += 1;
     }
-    per_continent
+    InvalidCodes {
+        question: item.to_owned(),
+        total,
+        codes,
+    }
+}
+
+/// People per group of the balance item `item` (`"unknown"` without a valid answer).
+fn per_group(catalog: &Catalog, people: &Respondents, item: usize) -> BTreeMap<String, u64> {
+    let groups = catalog.demographics()[item].groups();
+    let mut per_group: BTreeMap<String, u64> = BTreeMap::new();
+    for p in 0..people.len() {
+        let name = people
+            .group_of(catalog, item, p)
+            .map_or("unknown", |g| groups[g].as_str());
+        *per_group.entry(name.to_owned()).or_default() += 1;
+    }
+    per_group
 }

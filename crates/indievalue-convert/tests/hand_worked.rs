@@ -91,8 +91,9 @@ fn tiny_fixture_converts_as_worked_out_by_hand() {
     assert_eq!(r.people_all_253, 2);
     // Demographics valid: 3 + 3 + 2 + 3 = 11 over 4 people.
     assert_eq!(r.valid_demographics_mean, 2.75);
-    assert_eq!(r.per_continent.get("Oceania"), Some(&2));
-    assert_eq!(r.per_continent.get("Europe"), Some(&2));
+    assert_eq!(r.balance_by.as_deref(), Some("B_COUNTRY_to_continent"));
+    assert_eq!(r.per_group.get("Oceania"), Some(&2));
+    assert_eq!(r.per_group.get("Europe"), Some(&2));
     type Row = (String, u64, Vec<(i32, u64)>);
     let invalid: Vec<Row> = r
         .invalid_codes

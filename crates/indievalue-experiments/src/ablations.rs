@@ -9,7 +9,7 @@ use crate::paper;
 use crate::plan::{BASELINES, Plan};
 use crate::runner::Output;
 use crate::{Error, Result};
-use indievalue_catalog::{Category, Granularity};
+use indievalue_catalog::{Catalog, Granularity};
 use indievalue_metrics::{AccuracyReport, Bootstrap, Dimension, InequityIndex, Table};
 use std::fmt::Write as _;
 
@@ -89,7 +89,7 @@ impl Experiment for DemonstrationsExperiment {
         "Figure 5 / Figure 10"
     }
 
-    fn needs(&self, plan: &Plan, demonstrations: usize) -> Vec<Need> {
+    fn needs(&self, plan: &Plan, _catalog: &Catalog, demonstrations: usize) -> Vec<Need> {
         let scale = scale_like(plan, demonstrations);
         let mut needs = Vec::new();
         for (_, _, _, request) in self.requests(scale) {
@@ -231,7 +231,7 @@ impl Experiment for DemoFormExperiment {
         "Table 14"
     }
 
-    fn needs(&self, _plan: &Plan, demonstrations: usize) -> Vec<Need> {
+    fn needs(&self, _plan: &Plan, _catalog: &Catalog, demonstrations: usize) -> Vec<Need> {
         let mut needs = Vec::new();
         for (_, request) in Self::requests(demonstrations) {
             for r in &self.reasoners {
@@ -300,13 +300,6 @@ pub struct CategoryDemosExperiment {
     pub reasoners: Vec<String>,
 }
 
-fn present_categories(ctx_catalog: &indievalue_catalog::Catalog) -> Vec<Category> {
-    Category::ALL
-        .into_iter()
-        .filter(|c| ctx_catalog.questions().iter().any(|q| q.category() == *c))
-        .collect()
-}
-
 impl Experiment for CategoryDemosExperiment {
     fn kind(&self) -> &'static str {
         "category-demos"
@@ -316,9 +309,9 @@ impl Experiment for CategoryDemosExperiment {
         "Figure 8"
     }
 
-    fn needs(&self, _plan: &Plan, demonstrations: usize) -> Vec<Need> {
+    fn needs(&self, _plan: &Plan, catalog: &Catalog, demonstrations: usize) -> Vec<Need> {
         let mut needs = Vec::new();
-        for c in Category::ALL {
+        for c in catalog.categories() {
             let mut request = TaskRequest::main(Granularity::Polar, demonstrations);
             request.demo_category = Some(c);
             for r in &self.reasoners {
@@ -332,10 +325,10 @@ impl Experiment for CategoryDemosExperiment {
     }
 
     fn render(&self, ctx: &RenderContext<'_>) -> Result<Section> {
-        let categories = present_categories(ctx.catalog);
+        let categories = ctx.catalog.categories();
         let names: Vec<String> = categories
             .iter()
-            .map(|c| c.short_name().to_owned())
+            .map(|c| ctx.catalog.category_short_name(*c).to_owned())
             .collect();
         let mut body = String::new();
         let _ = writeln!(
@@ -449,7 +442,7 @@ impl Experiment for DemographicsExperiment {
         "Table 5"
     }
 
-    fn needs(&self, _plan: &Plan, demonstrations: usize) -> Vec<Need> {
+    fn needs(&self, _plan: &Plan, _catalog: &Catalog, demonstrations: usize) -> Vec<Need> {
         let mut needs = Vec::new();
         for (_, request) in Self::requests(demonstrations) {
             for r in &self.reasoners {
@@ -534,7 +527,7 @@ impl Experiment for GroupsExperiment {
         "Figures 4, 9, 11-21"
     }
 
-    fn needs(&self, plan: &Plan, demonstrations: usize) -> Vec<Need> {
+    fn needs(&self, plan: &Plan, _catalog: &Catalog, demonstrations: usize) -> Vec<Need> {
         [&self.reasoner, &self.over]
             .into_iter()
             .filter_map(|o| owner_of(plan, o))
@@ -570,7 +563,7 @@ impl Experiment for GroupsExperiment {
                 .cloned()
                 .collect()
         };
-        let dims = Dimension::paper();
+        let dims = Dimension::of_survey(ctx.catalog);
         let index = |o: &Output| -> Result<InequityIndex> {
             let report = AccuracyReport::compute(ctx.catalog, &only(o), &exact_free(ctx))?;
             Ok(InequityIndex::compute(

@@ -117,7 +117,7 @@ pub trait Experiment {
     /// The paper's labels it reproduces, spelled as the paper does (`Table 4 / Table 15`).
     fn label(&self) -> &'static str;
     /// The tasks and reasoners it needs (none for experiments on the data alone).
-    fn needs(&self, plan: &Plan, demonstrations: usize) -> Vec<Need>;
+    fn needs(&self, plan: &Plan, _catalog: &Catalog, demonstrations: usize) -> Vec<Need>;
     /// Its section of the report (writing its tables and plots under `ctx.out`).
     fn render(&self, ctx: &RenderContext<'_>) -> Result<Section>;
 }

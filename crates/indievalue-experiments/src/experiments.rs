@@ -12,7 +12,7 @@ use crate::paper;
 use crate::plan::Plan;
 use crate::runner::Output;
 use crate::{Error, Result};
-use indievalue_catalog::{Category, Granularity};
+use indievalue_catalog::{Catalog, Category, Granularity};
 use indievalue_metrics::{AccuracyReport, Bootstrap, Dimension, InequityIndex, Table};
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -156,13 +156,13 @@ impl Experiment for CatalogExperiment {
         "Table 1 / Table 6"
     }
 
-    fn needs(&self, _plan: &Plan, _demonstrations: usize) -> Vec<Need> {
+    fn needs(&self, _plan: &Plan, _catalog: &Catalog, _demonstrations: usize) -> Vec<Need> {
         Vec::new()
     }
 
     fn render(&self, ctx: &RenderContext<'_>) -> Result<Section> {
         let stats = ctx.catalog.stats();
-        let full = stats.questions == paper::table1::QUESTIONS;
+        let full = stats.questions == paper::table1::QUESTIONS && !ctx.catalog.survey().described;
         let polar = stats.answer_space(Granularity::Polar).scientific(3);
         let refined = stats.answer_space(Granularity::Refined).scientific(3);
         let mut t1 = Table::new(if full {
@@ -249,15 +249,14 @@ impl Experiment for CatalogExperiment {
         let mut t6 = Table::new(headers);
         for row in &stats.categories {
             let mut cells = vec![
-                row.category.metadata_name().to_owned(),
+                row.name.clone(),
                 row.questions.to_string(),
                 row.polar.to_string(),
                 f2(row.polar_per_question()),
                 row.refined.to_string(),
                 f2(row.refined_per_question()),
             ];
-            if full {
-                let (q, p, r) = paper::table6(row.category);
+            if full && let Some((q, p, r)) = paper::table6(&row.name) {
                 cells.extend([q.to_string(), p.to_string(), r.to_string()]);
             }
             t6.push(cells);
@@ -410,7 +409,7 @@ impl Experiment for AccuracyExperiment {
         "Table 4 / Table 15 / Figure 2"
     }
 
-    fn needs(&self, _plan: &Plan, demonstrations: usize) -> Vec<Need> {
+    fn needs(&self, _plan: &Plan, _catalog: &Catalog, demonstrations: usize) -> Vec<Need> {
         let mut needs = Vec::new();
         for probe in [Granularity::Polar, Granularity::Refined] {
             for reasoner in &self.reasoners {
@@ -506,15 +505,13 @@ impl Experiment for AccuracyExperiment {
 
         // Figure 2: accuracy per category (polar), every reasoner with predictions.
         body.push_str("\n### Figure 2\n\n");
-        let categories: Vec<Category> = Category::ALL
-            .into_iter()
-            .filter(|c| ctx.catalog.questions().iter().any(|q| q.category() == *c))
-            .collect();
+        let categories: Vec<Category> = ctx.catalog.categories();
         let labelled: Vec<(String, &AccuracyReport)> =
             reports.iter().map(|(l, r)| (l.clone(), r)).collect();
         indievalue_metrics::plots::report_categories(
             ctx.plot_stem("figure2")?,
             "Accuracy per category (polar probes)",
+            ctx.catalog,
             &categories,
             &labelled,
         )?;
@@ -546,7 +543,7 @@ impl Experiment for TopKExperiment {
         "Table 20"
     }
 
-    fn needs(&self, _plan: &Plan, demonstrations: usize) -> Vec<Need> {
+    fn needs(&self, _plan: &Plan, _catalog: &Catalog, demonstrations: usize) -> Vec<Need> {
         [Granularity::Polar, Granularity::Refined]
             .into_iter()
             .map(|probe| Need {
@@ -658,7 +655,7 @@ impl Experiment for InequityExperiment {
         "Table 2 / Table 16"
     }
 
-    fn needs(&self, _plan: &Plan, demonstrations: usize) -> Vec<Need> {
+    fn needs(&self, _plan: &Plan, _catalog: &Catalog, demonstrations: usize) -> Vec<Need> {
         self.reasoners
             .iter()
             .map(|r| Need {
@@ -670,7 +667,7 @@ impl Experiment for InequityExperiment {
 
     fn render(&self, ctx: &RenderContext<'_>) -> Result<Section> {
         let request = TaskRequest::main(Granularity::Polar, ctx.demonstrations);
-        let dims = Dimension::paper();
+        let dims = Dimension::of_survey(ctx.catalog);
         let no_interval = Bootstrap {
             samples: 0,
             ..bootstrap(ctx)

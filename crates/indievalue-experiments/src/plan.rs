@@ -7,7 +7,7 @@
 //! [data]                       # exactly one of synthetic, csv, dataset
 //! synthetic = { people = 3000 }
 //! # csv = "WVS_Cross-National_Wave_7_csv_v6_0.csv"
-//! # dataset = "data/"          # a directory convert_wvs wrote
+//! # dataset = "data/"          # a directory convert wrote
 //! # meta = "meta_data/"        # default: INDIEVALUE_META_DIR, else the embedded mini catalog
 //!
 //! [evaluation]
@@ -73,7 +73,7 @@ pub struct DataSpec {
     pub synthetic: Option<SyntheticSpec>,
     /// The raw WVS Wave 7 CSV.
     pub csv: Option<PathBuf>,
-    /// A converted dataset directory (`convert_wvs --out`).
+    /// A converted dataset directory (`convert --out`).
     pub dataset: Option<PathBuf>,
     /// The statement metadata directory.
     pub meta: Option<PathBuf>,
@@ -143,15 +143,14 @@ pub const PAPER_DEMO_QUESTIONS: usize = 214;
 impl EvaluationSpec {
     /// The demonstrations per task on `catalog`, and a note when the count was scaled: a
     /// catalog with fewer non-probe questions per setup than the paper's 214 gets the same
-    /// share of its own (200 of 214 becomes 24 of the mini catalog's 26).
+    /// share of its own (200 of 214 becomes 24 of the mini catalog's 26;
+    /// [`indievalue_sampling::scaled_demonstrations`]).
     pub fn demonstrations_for(&self, catalog: &Catalog) -> (usize, Option<String>) {
-        let available = non_probe_questions(catalog);
+        let available = indievalue_sampling::non_probe_questions(catalog);
+        let scaled = indievalue_sampling::scaled_demonstrations(catalog, self.demonstrations);
         if available >= PAPER_DEMO_QUESTIONS {
-            return (self.demonstrations, None);
+            return (scaled, None);
         }
-        let scaled = ((self.demonstrations * available) as f64 / PAPER_DEMO_QUESTIONS as f64)
-            .round()
-            .max(1.0) as usize;
         let note = format!(
             "{} demonstrations scaled to {scaled}: the catalog leaves {available} non-probe \
              questions per setup (the paper's has {PAPER_DEMO_QUESTIONS})",
@@ -159,16 +158,6 @@ impl EvaluationSpec {
         );
         (scaled, Some(note))
     }
-}
-
-/// The fewest non-probe questions any probe setup leaves.
-pub(crate) fn non_probe_questions(catalog: &Catalog) -> usize {
-    let total = catalog.questions().len();
-    indievalue_sampling::ProbeSetup::paper(catalog)
-        .iter()
-        .map(|s| total - s.questions().len())
-        .min()
-        .unwrap_or(0)
 }
 
 /// A local language model as a reasoner.

@@ -77,13 +77,14 @@ pub(crate) fn write_report(
     let _ = writeln!(md, "# Reproduction report: {}\n", plan.name);
     let data = match &ctx.data.source {
         crate::DataSource::Synthetic(s) => format!("a synthetic survey of {} people", s.people),
-        crate::DataSource::Csv(p) => format!("the raw WVS survey `{}`", p.display()),
+        crate::DataSource::Csv(p) => format!("the raw survey `{}`", p.display()),
         crate::DataSource::Dataset(p) => format!("the converted survey `{}`", p.display()),
     };
     let _ = writeln!(
         md,
-        "Data: {data} (respondents SHA-256 `{}`), catalog `{}` ({} questions), seed {}. \
-         What made this report and how long it took: `{MANIFEST_FILE}`.\n",
+        "Survey: {}. Data: {data} (respondents SHA-256 `{}`), catalog `{}` ({} questions), \
+         seed {}. What made this report and how long it took: `{MANIFEST_FILE}`.\n",
+        ctx.catalog.survey().name,
         &ctx.data.hash[..16],
         &ctx.catalog.content_hash()[..16],
         ctx.catalog.questions().len(),

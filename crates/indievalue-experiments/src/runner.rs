@@ -217,9 +217,12 @@ impl Runner {
                 Error::Plan { key, message, .. } => self.plan_error(&key, message),
                 other => other,
             })?;
-        let setups = ProbeSetup::paper(&catalog);
-        let mut criteria = EvalCriteria::scaled(&catalog);
+        let setups = ProbeSetup::of_survey(&catalog);
+        let (demonstrations, note) = self.plan.evaluation.demonstrations_for(&catalog);
+        let mut criteria = EvalCriteria::of_survey(&catalog, Some(demonstrations));
         criteria.people = self.plan.evaluation.people;
+        // Fewer qualifying people than asked is said in the report's notes.
+        criteria.allow_fewer = true;
         let eval = select_evaluation_set(
             &catalog,
             &data.people,
@@ -236,7 +239,6 @@ impl Runner {
                 eval.ids.len()
             ));
         }
-        let (demonstrations, note) = self.plan.evaluation.demonstrations_for(&catalog);
         notes.extend(note);
         let experiments = experiments_of(&self.plan)?;
         let mut prepared = Prepared {
@@ -272,7 +274,7 @@ impl Runner {
             let (_, tasks): (_, Vec<ProbeTask>) = TaskFile::read(&file, &p.catalog, TASK_FORMAT)?;
             return Ok(tasks);
         }
-        let setups = ProbeSetup::paper(&p.catalog);
+        let setups = ProbeSetup::of_survey(&p.catalog);
         let spec = TaskSpec {
             setups: &setups,
             demos: DemoSpec {
@@ -372,7 +374,7 @@ impl Runner {
     fn plan_jobs(&self, p: &Prepared) -> Result<Vec<Job>> {
         let mut by_need: BTreeMap<Need, Vec<&'static str>> = BTreeMap::new();
         for x in &p.experiments {
-            for need in x.needs(&self.plan, p.demonstrations) {
+            for need in x.needs(&self.plan, &p.catalog, p.demonstrations) {
                 by_need.entry(need).or_default().push(x.label());
             }
         }
@@ -497,6 +499,7 @@ impl Runner {
             out: &self.out,
             demonstrations: p.demonstrations,
             paper: self.plan.is_real_survey()
+                && !p.catalog.survey().described
                 && p.catalog.questions().len() == crate::paper::table1::QUESTIONS,
         };
         let mut sections = Vec::with_capacity(p.experiments.len());

@@ -17,7 +17,7 @@ pub struct Evaluation {
 }
 
 impl Evaluation {
-    /// Measures `predictions` of people in `people` over [`Dimension::paper`], with `ddof`
+    /// Measures `predictions` of people in `people` over the survey's dimensions ([`Dimension::of_survey`]), with `ddof`
     /// degrees of freedom removed in the standard deviations.
     pub fn compute(
         catalog: &Catalog,
@@ -26,7 +26,7 @@ impl Evaluation {
         bootstrap: &Bootstrap,
         ddof: usize,
     ) -> Result<Evaluation> {
-        let dims = Dimension::paper();
+        let dims = Dimension::of_survey(catalog);
         let report = AccuracyReport::compute(catalog, predictions, bootstrap)?;
         let inequity = InequityIndex::compute(catalog, people, &report.per_person, &dims, ddof)?;
         let inequity_per_setup =

@@ -1,62 +1,41 @@
 //! The Value Inequity Index (sigma-INEQUITY, §2.2, Table 16).
 
 use crate::{AccuracyReport, Bootstrap, Error, Prediction, Result, Table};
-use indievalue_catalog::{COUNTRY_ITEM, Catalog, Respondents};
+use indievalue_catalog::{Catalog, Respondents};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Where a dimension's groups come from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum DimensionSource {
-    /// The continent of the person's country.
-    Continent,
-    /// The options of a demographic item (by id), e.g. `B_COUNTRY` or `Q289`.
-    Item(String),
-}
-
-/// One demographic dimension of the index.
+/// One demographic dimension of the index: a demographic item, whose groups
+/// ([`Demographic::groups`](indievalue_catalog::Demographic::groups)) are the dimension's groups
+/// (the WVS's continents: the country code list grouped by continent).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Dimension {
     /// Display name.
     pub name: String,
-    /// Its groups.
-    pub source: DimensionSource,
+    /// The demographic item's id.
+    pub item: String,
 }
 
 impl Dimension {
-    /// The 16 dimensions of Table 16.
+    /// The survey's dimensions (`[inequity] dimensions` of `survey.toml`; on the WVS the 16 of
+    /// Table 16).
     ///
     /// ```
-    /// let d = indievalue_metrics::Dimension::paper();
+    /// let catalog = indievalue_catalog::Catalog::load(indievalue_testdata::mini_catalog_dir()).unwrap();
+    /// let d = indievalue_metrics::Dimension::of_survey(&catalog);
     /// assert_eq!(d.len(), 16);
     /// assert_eq!(d[1].name, "Continent");
     /// ```
-    pub fn paper() -> Vec<Dimension> {
-        let item = |name: &str, id: &str| Dimension {
-            name: name.into(),
-            source: DimensionSource::Item(id.into()),
-        };
-        vec![
-            item("Country", COUNTRY_ITEM),
-            Dimension {
-                name: "Continent".into(),
-                source: DimensionSource::Continent,
-            },
-            item("Sex", "Q260"),
-            item("Age", "X003R"),
-            item("Immigration status", "Q263"),
-            item("Birth country", "Q266"),
-            item("Citizenship", "Q269"),
-            item("Marital status", "Q273"),
-            item("Education", "Q275"),
-            item("Employment status", "Q279"),
-            item("Occupation", "Q281"),
-            item("Employment sector", "Q284"),
-            item("Family saving", "Q286"),
-            item("Social class", "Q287"),
-            item("Income", "Q288R"),
-            item("Religion", "Q289"),
-        ]
+    pub fn of_survey(catalog: &Catalog) -> Vec<Dimension> {
+        catalog
+            .survey()
+            .inequity
+            .iter()
+            .map(|d| Dimension {
+                name: d.name.clone(),
+                item: d.item.clone(),
+            })
+            .collect()
     }
 }
 
@@ -157,32 +136,18 @@ impl InequityIndex {
                     .ok_or_else(|| Error::Invalid(format!("person {id} is not in the data")))
             })
             .collect::<Result<_>>()?;
-        let country = catalog.demographic_index(COUNTRY_ITEM);
         let mut rows = Vec::with_capacity(dimensions.len());
         for dim in dimensions {
-            // group key (sort order) -> (label, sum, count)
+            let d = catalog
+                .demographic_index(&dim.item)
+                .ok_or_else(|| Error::Invalid(format!("unknown demographic item {}", dim.item)))?;
+            let labels = catalog.demographics()[d].groups();
+            // group (sort order) -> (label, sum, count)
             let mut groups: BTreeMap<usize, (String, f64, usize)> = BTreeMap::new();
             for &(r, acc) in &rows_of {
-                let key = match &dim.source {
-                    DimensionSource::Continent => country
-                        .and_then(|d| {
-                            catalog.continent_of_country(people.demographic(d).raw[r].into())
-                        })
-                        .map(|c| (c as usize, c.name().to_owned())),
-                    DimensionSource::Item(id) => {
-                        let d = catalog.demographic_index(id).ok_or_else(|| {
-                            Error::Invalid(format!("unknown demographic item {id}"))
-                        })?;
-                        people.demographic_option(r, d).map(|o| {
-                            (
-                                usize::from(o),
-                                catalog.demographics()[d].options()[usize::from(o)]
-                                    .label
-                                    .clone(),
-                            )
-                        })
-                    }
-                };
+                let key = people
+                    .group_of(catalog, d, r)
+                    .map(|g| (g, labels[g].clone()));
                 if let Some((k, label)) = key {
                     let g = groups.entry(k).or_insert((label, 0.0, 0));
                     g.1 += acc;

@@ -36,7 +36,7 @@ mod table;
 
 pub use accuracy::{AccuracyReport, Bootstrap, CategoryAccuracy};
 pub use evaluation::Evaluation;
-pub use inequity::{Dimension, DimensionSource, GroupAccuracy, InequityIndex, InequityRow};
+pub use inequity::{Dimension, GroupAccuracy, InequityIndex, InequityRow};
 pub use predictions::{PREDICTIONS_FORMAT, Prediction, PredictionsFile};
 pub use summary::{RowInterval, SetupColumn, SetupRow, setup_average, setup_table};
 pub use table::Table;

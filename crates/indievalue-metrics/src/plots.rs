@@ -191,16 +191,17 @@ pub fn category_accuracy(
 }
 
 /// [`category_accuracy`] of accuracy reports: every category of `categories` (in that order, by
-/// short name), one bar per labelled report.
+/// the catalog's short name), one bar per labelled report.
 pub fn report_categories(
     stem: impl AsRef<Path>,
     title: &str,
+    catalog: &indievalue_catalog::Catalog,
     categories: &[indievalue_catalog::Category],
     reports: &[(String, &crate::AccuracyReport)],
 ) -> Result<Vec<PathBuf>> {
     let names: Vec<String> = categories
         .iter()
-        .map(|c| c.short_name().to_owned())
+        .map(|c| catalog.category_short_name(*c).to_owned())
         .collect();
     let series: Vec<(String, Vec<f64>)> = reports
         .iter()

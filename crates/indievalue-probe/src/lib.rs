@@ -22,7 +22,7 @@
 //! use indievalue_probe::{PromptBuilder, option_answer, parse_answer};
 //! use indievalue_sampling::{ConsistencySpec, ProbeSetup, SettlingStatement, consistency_tasks};
 //! let catalog = Catalog::load(indievalue_testdata::mini_catalog_dir())?;
-//! let setups = ProbeSetup::paper(&catalog);
+//! let setups = ProbeSetup::of_survey(&catalog);
 //! let spec = ConsistencySpec { settling: SettlingStatement::RefinedForPolar, fillers: 3, seed: 1 };
 //! let task = &consistency_tasks(&catalog, &setups[..1], 1, &spec)?[0];
 //! let prompts = PromptBuilder::new(&catalog);

@@ -23,7 +23,7 @@ fn smollm2_statement_scoring_is_well_above_chance_on_the_consistency_set() {
         fillers: 40,
         seed: 7,
     };
-    let tasks = consistency_tasks(&catalog, &ProbeSetup::paper(&catalog), 1, &spec).unwrap();
+    let tasks = consistency_tasks(&catalog, &ProbeSetup::of_survey(&catalog), 1, &spec).unwrap();
     assert_eq!(tasks.len(), 3);
     // How each probe is settled is tested in indievalue-sampling (`consistency.rs`); here the
     // shape of the set on the real catalog.

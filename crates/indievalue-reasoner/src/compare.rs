@@ -52,8 +52,13 @@ impl ModelEvaluation {
             .into_iter()
             .map(|(id, (sum, n))| (id, sum / n as f64))
             .collect();
-        let inequity =
-            InequityIndex::compute(catalog, people, &per_person, &Dimension::paper(), 1)?;
+        let inequity = InequityIndex::compute(
+            catalog,
+            people,
+            &per_person,
+            &Dimension::of_survey(catalog),
+            1,
+        )?;
         Ok(ModelEvaluation {
             label: label.into(),
             polar,

@@ -39,7 +39,7 @@ fn a_run_directory_refuses_another_runs_settings() {
 
 /// A few short consistency examples (3 probes each, no fillers).
 fn small_tasks(catalog: &Catalog, people: usize, seed: u64) -> Vec<ProbeTask> {
-    let setups = ProbeSetup::paper(catalog);
+    let setups = ProbeSetup::of_survey(catalog);
     let spec = ConsistencySpec {
         settling: SettlingStatement::Same(Granularity::Polar),
         fillers: 0,
@@ -151,7 +151,7 @@ fn table4_and_table19_report_the_evaluations() {
         .respondents(&catalog)
         .unwrap();
     let answers = AnswerMatrix::new(&people);
-    let setups = ProbeSetup::paper(&catalog);
+    let setups = ProbeSetup::of_survey(&catalog);
     let demos = DemoSpec {
         mode: DemoMode::Fixed(5),
         granularity: Granularity::Polar,

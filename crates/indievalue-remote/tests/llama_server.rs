@@ -92,7 +92,7 @@ fn tasks(catalog: &Catalog) -> Vec<ProbeTask> {
         .respondents(catalog)
         .unwrap();
     let answers = AnswerMatrix::new(&people);
-    let setups = ProbeSetup::paper(catalog);
+    let setups = ProbeSetup::of_survey(catalog);
     let mut criteria = EvalCriteria::scaled(catalog);
     criteria.people = 2;
     let eval = select_evaluation_set(catalog, &people, &answers, &setups, &criteria, 3).unwrap();

@@ -74,7 +74,7 @@ pub struct ConsistencySpec {
 /// use indievalue_testdata::mini_catalog_dir;
 /// use indievalue_sampling::{ConsistencySpec, ProbeSetup, SettlingStatement, consistency_tasks};
 /// let catalog = Catalog::load(mini_catalog_dir())?;
-/// let setups = ProbeSetup::paper(&catalog);
+/// let setups = ProbeSetup::of_survey(&catalog);
 /// let spec = ConsistencySpec { settling: SettlingStatement::Same(Granularity::Polar), fillers: 5, seed: 7 };
 /// let tasks = consistency_tasks(&catalog, &setups, 2, &spec)?;
 /// assert_eq!(tasks.len(), 6);
@@ -178,7 +178,7 @@ mod tests {
     #[test]
     fn seeded_settled_and_shuffled() {
         let catalog = Catalog::load(mini_catalog_dir()).unwrap();
-        let setups = ProbeSetup::paper(&catalog);
+        let setups = ProbeSetup::of_survey(&catalog);
         let spec = ConsistencySpec {
             settling: SettlingStatement::RefinedForPolar,
             fillers: 6,

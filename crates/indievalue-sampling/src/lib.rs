@@ -13,7 +13,7 @@
 //! use indievalue_testdata::mini_catalog_dir;
 //! use indievalue_sampling::{AnswerMatrix, DemoMode, DemoSpec, ProbeSetup, TaskSpec, build_probe_tasks};
 //! let catalog = Catalog::load(mini_catalog_dir())?;
-//! let setups = ProbeSetup::paper(&catalog);
+//! let setups = ProbeSetup::of_survey(&catalog);
 //! assert_eq!(setups[0].questions().len(), 39);
 //! # let config = indievalue_synth::SynthConfig { people: 20, ..Default::default() };
 //! # let respondents = indievalue_synth::SyntheticModel::new(&catalog, &config).unwrap()
@@ -41,7 +41,9 @@ pub use consistency::{ConsistencySpec, SettlingStatement, consistency_tasks};
 pub use demos::{DemoMode, DemoSpec, Demonstrations};
 pub use error::{Error, Result};
 pub use evaluation::{
-    EVAL_IDS_FILE, EvalCriteria, EvaluationSet, read_id_file, select_evaluation_set, write_id_file,
+    EVAL_IDS_FILE, EvalCriteria, EvaluationSet, GroupOf, balance_item, non_probe_questions,
+    read_id_file, scaled_demonstrations, select_evaluation_set, survey_demo_mode,
+    survey_demonstrations, write_id_file,
 };
 pub use matrix::AnswerMatrix;
 pub use setup::ProbeSetup;

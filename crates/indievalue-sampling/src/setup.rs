@@ -1,18 +1,19 @@
 //! Probe setups: which questions are held out and predicted.
 
 use crate::{Error, Result};
-use indievalue_catalog::{Catalog, Category};
+use indievalue_catalog::Catalog;
 use serde::{Deserialize, Serialize};
 
 /// One cross-validation split: the probe questions (catalog positions, in category order).
 ///
 /// The paper's three setups (Table 13) follow one rule: group the questions by category in
 /// metadata order; setup `p` takes, in every category, the questions at positions `3p`, `3p+1`,
-/// `3p+2` modulo the category's size.
+/// `3p+2` modulo the category's size. A described survey sets the number of setups and of
+/// questions per category (`[probes]` of `survey.toml`): positions `n*p + i`, `i < n`.
 ///
 /// ```
 /// let catalog = indievalue_catalog::Catalog::load(indievalue_testdata::mini_catalog_dir()).unwrap();
-/// let setups = indievalue_sampling::ProbeSetup::paper(&catalog);
+/// let setups = indievalue_sampling::ProbeSetup::of_survey(&catalog);
 /// assert_eq!(setups.len(), 3);
 /// // In a 5-question category, setup 1 takes positions 3, 4 and 0.
 /// let ids = setups[1].question_ids(&catalog);
@@ -25,19 +26,34 @@ pub struct ProbeSetup {
 }
 
 impl ProbeSetup {
-    /// The paper's three setups, derived by rule from the catalog.
-    pub fn paper(catalog: &Catalog) -> Vec<ProbeSetup> {
-        (0..3)
+    /// The survey's setups, by its `[probes]` rule (the paper's Table 13 on the WVS: three
+    /// setups of three questions per category).
+    pub fn of_survey(catalog: &Catalog) -> Vec<ProbeSetup> {
+        let rule = catalog.survey().probes;
+        ProbeSetup::by_rule(catalog, rule.setups, rule.per_category)
+    }
+
+    /// `setups` setups of `per_category` questions per category, by Table 13's rule. A category
+    /// with fewer questions than `per_category` gives each of them once.
+    ///
+    /// ```
+    /// let catalog = indievalue_catalog::Catalog::load(indievalue_testdata::mini_catalog_dir()).unwrap();
+    /// let setups = indievalue_sampling::ProbeSetup::by_rule(&catalog, 5, 1);
+    /// assert_eq!(setups.len(), 5);
+    /// assert_eq!(setups[4].questions().len(), 13);
+    /// ```
+    pub fn by_rule(catalog: &Catalog, setups: usize, per_category: usize) -> Vec<ProbeSetup> {
+        (0..setups)
             .map(|p| {
                 let mut questions = Vec::new();
-                for category in Category::ALL {
+                for category in catalog.categories() {
                     let members: Vec<usize> =
                         catalog.by_category(category).map(|(i, _)| i).collect();
                     if members.is_empty() {
                         continue;
                     }
-                    for j in 0..3 {
-                        let q = members[(3 * p + j) % members.len()];
+                    for j in 0..per_category {
+                        let q = members[(per_category * p + j) % members.len()];
                         if !questions.contains(&q) {
                             questions.push(q);
                         }

@@ -157,19 +157,20 @@ pub fn build_probe_tasks(
 /// all of them.
 ///
 /// ```
-/// # use indievalue_catalog::{Catalog, Category, Granularity, Respondents};
+/// # use indievalue_catalog::{Catalog, Granularity, Respondents};
 /// # use indievalue_sampling::*;
 /// # let catalog = Catalog::load(indievalue_testdata::mini_catalog_dir()).unwrap();
 /// # let q = catalog.questions().len();
 /// # let people = Respondents::from_raw(&catalog, vec![5], vec![vec![1]; q],
 /// #     vec![vec![1]; catalog.demographics().len()]).unwrap();
 /// # let answers = AnswerMatrix::new(&people);
-/// # let setups = ProbeSetup::paper(&catalog);
+/// # let setups = ProbeSetup::of_survey(&catalog);
 /// let spec = DemoSpec { mode: DemoMode::Fixed(20), granularity: Granularity::Polar, demographics: false };
 /// let task_spec = TaskSpec { setups: &setups, demos: spec, probe_granularity: Granularity::Polar, seed: 1 };
-/// let tasks = build_category_tasks(&catalog, &people, &answers, &[0], &task_spec, &[Category::Security]);
+/// let security = catalog.category_by_name("Security").unwrap();
+/// let tasks = build_category_tasks(&catalog, &people, &answers, &[0], &task_spec, &[security]);
 /// for d in &tasks[0].demonstrations {
-///     assert_eq!(catalog.question(&d.question).unwrap().category(), Category::Security);
+///     assert_eq!(catalog.question(&d.question).unwrap().category(), security);
 /// }
 /// ```
 pub fn build_category_tasks(
@@ -333,7 +334,7 @@ impl TaskFile {
 /// # let people = Respondents::from_raw(&catalog, vec![5], vec![vec![4]; q],
 /// #     vec![vec![1]; catalog.demographics().len()]).unwrap();
 /// # let answers = AnswerMatrix::new(&people);
-/// # let setups = ProbeSetup::paper(&catalog);
+/// # let setups = ProbeSetup::of_survey(&catalog);
 /// # let spec = DemoSpec { mode: DemoMode::Fixed(5), granularity: Granularity::Polar, demographics: false };
 /// let task_spec = TaskSpec { setups: &setups, demos: spec, probe_granularity: Granularity::Polar, seed: 1 };
 /// let polar = build_probe_tasks(&catalog, &people, &answers, &[0], &task_spec);

@@ -6,7 +6,7 @@ use crate::{
     TaskFileHeader,
 };
 use indievalue_catalog::rng::{Rng, label};
-use indievalue_catalog::{Catalog, Continent, Granularity, Respondents};
+use indievalue_catalog::{Catalog, Granularity, Respondents};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -56,8 +56,10 @@ pub struct TrainingRecipe {
     pub n_per_question: usize,
     /// (probe granularity, demonstration mode) combinations.
     pub combinations: Vec<(Granularity, DemoMode)>,
-    /// Only training people from this continent (Figure 7).
-    pub continent: Option<Continent>,
+    /// Only training people of this group of the survey's balance item (the WVS: a continent,
+    /// Figure 7). Stored under `continent` in files, its first name.
+    #[serde(rename = "continent")]
+    pub group: Option<String>,
     /// Demographic statements in the examples.
     pub demographics: DemographicsMode,
     /// Paper-style probe label (`p`, `r`, `p+r`).
@@ -91,7 +93,7 @@ impl TrainingRecipe {
         Ok(TrainingRecipe {
             n_per_question,
             combinations,
-            continent: None,
+            group: None,
             demographics: DemographicsMode::None,
             probe_label: probes.to_owned(),
             demo_label: demos.to_owned(),
@@ -215,12 +217,14 @@ pub fn build_training_set(
     if recipe.combinations.is_empty() {
         return Err(Error::Infeasible("a recipe needs a combination".into()));
     }
-    let mut pool: Vec<usize> = match recipe.continent {
-        Some(c) => pool
-            .iter()
-            .copied()
-            .filter(|&r| people.continent(catalog, r) == Some(c))
-            .collect(),
+    let mut pool: Vec<usize> = match &recipe.group {
+        Some(name) => {
+            let of = crate::GroupOf::balance(catalog, people)?;
+            pool.iter()
+                .copied()
+                .filter(|&r| of.name(r) == Some(name.as_str()))
+                .collect()
+        }
         None => pool.to_vec(),
     };
     // Independent of the table's row order.

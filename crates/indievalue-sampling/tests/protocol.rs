@@ -3,7 +3,7 @@
 
 use indievalue_catalog::{Catalog, Granularity, Respondents, meta_dir_from_env};
 use indievalue_sampling::{
-    AnswerMatrix, DemoMode, DemoSpec, EvalCriteria, ProbeSetup, ProbeTask, TASK_FORMAT,
+    AnswerMatrix, DemoMode, DemoSpec, EvalCriteria, GroupOf, ProbeSetup, ProbeTask, TASK_FORMAT,
     TRAINING_FORMAT, TaskFile, TaskFileHeader, TaskSpec, TrainingRecipe, build_probe_tasks,
     build_training_set, select_evaluation_set, write_id_file, write_training_set,
 };
@@ -46,7 +46,7 @@ fn the_three_setups_equal_table_13() {
             242, 243,
         ],
     ];
-    let setups = ProbeSetup::paper(&catalog);
+    let setups = ProbeSetup::of_survey(&catalog);
     for (setup, expected) in setups.iter().zip(table_13) {
         let expected: Vec<String> = expected.iter().map(|n| format!("Q{n}")).collect();
         assert_eq!(
@@ -72,11 +72,12 @@ fn evaluation_set_follows_every_rule() {
     let catalog = Catalog::load(mini_catalog_dir()).unwrap();
     let people = synthetic(&catalog, 14_000, 5);
     let answers = AnswerMatrix::new(&people);
-    let setups = ProbeSetup::paper(&catalog);
+    let setups = ProbeSetup::of_survey(&catalog);
     let criteria = EvalCriteria::scaled(&catalog);
     let set = select_evaluation_set(&catalog, &people, &answers, &setups, &criteria, 9).unwrap();
     assert_eq!(set.rows.len(), criteria.people);
     let religion = catalog.demographic_index("Q289").unwrap();
+    let of = GroupOf::balance(&catalog, &people).unwrap();
     let mut per_religion: BTreeMap<(String, i32), usize> = BTreeMap::new();
     for &r in &set.rows {
         for s in &setups {
@@ -85,13 +86,13 @@ fn evaluation_set_follows_every_rule() {
             }
         }
         assert!(answers.valid_count(r) >= criteria.min_valid_answers);
-        let continent = people.continent(&catalog, r).unwrap();
-        if continent.name() != "Oceania" {
+        let continent = of.name(r).unwrap();
+        if continent != "Oceania" {
             assert!(people.valid_demographics(r) >= criteria.min_valid_demographics);
             let code = people.demographic(religion).raw[r];
             if criteria.capped_religion_codes.contains(&code) {
                 *per_religion
-                    .entry((continent.name().to_owned(), code))
+                    .entry((continent.to_owned(), code))
                     .or_default() += 1;
             }
         }
@@ -100,13 +101,13 @@ fn evaluation_set_follows_every_rule() {
     // Equal shares, water-filled: every continent has either all its candidates or within one of
     // the largest share; Oceania (exempt from the demographic and religion rules) counts all its
     // eligible people as candidates.
-    assert_eq!(set.per_continent.len(), 6);
-    let most = *set.per_continent.values().max().unwrap();
-    for (continent, &n) in &set.per_continent {
-        let candidates = set.candidates_per_continent[continent];
-        assert!(candidates <= set.eligible_per_continent[continent]);
+    assert_eq!(set.per_group.len(), 6);
+    let most = *set.per_group.values().max().unwrap();
+    for (continent, &n) in &set.per_group {
+        let candidates = set.candidates_per_group[continent];
+        assert!(candidates <= set.eligible_per_group[continent]);
         if continent == "Oceania" {
-            assert_eq!(candidates, set.eligible_per_continent[continent]);
+            assert_eq!(candidates, set.eligible_per_group[continent]);
         }
         let all_in = n == candidates;
         assert!(n + 1 >= most || all_in, "{continent}: {n} vs {most}");
@@ -128,7 +129,7 @@ fn demonstrations_avoid_probes_and_depend_only_on_seed_person_and_setup() {
     let catalog = Catalog::load(mini_catalog_dir()).unwrap();
     let people = synthetic(&catalog, 200, 1);
     let answers = AnswerMatrix::new(&people);
-    let setups = ProbeSetup::paper(&catalog);
+    let setups = ProbeSetup::of_survey(&catalog);
     let spec = DemoSpec {
         mode: DemoMode::Mixed { min: 10, max: 40 },
         granularity: Granularity::Refined,
@@ -208,7 +209,7 @@ fn task_files_are_byte_for_byte_reproducible() {
     let catalog = Catalog::load(mini_catalog_dir()).unwrap();
     let people = synthetic(&catalog, 300, 2);
     let answers = AnswerMatrix::new(&people);
-    let setups = ProbeSetup::paper(&catalog);
+    let setups = ProbeSetup::of_survey(&catalog);
     let spec = DemoSpec {
         mode: DemoMode::Fixed(30),
         granularity: Granularity::Polar,
@@ -260,7 +261,7 @@ fn training_sets_have_exactly_n_distinct_examples_per_question() {
     let catalog = Catalog::load(mini_catalog_dir()).unwrap();
     let people = synthetic(&catalog, 3_000, 3);
     let answers = AnswerMatrix::new(&people);
-    let setups = ProbeSetup::paper(&catalog);
+    let setups = ProbeSetup::of_survey(&catalog);
     let mut criteria = EvalCriteria::scaled(&catalog);
     criteria.people = 200;
     let eval = select_evaluation_set(&catalog, &people, &answers, &setups, &criteria, 1).unwrap();
@@ -318,7 +319,7 @@ fn every_table18_recipe_and_table5_variant_has_its_counts() {
     let catalog = Catalog::load(mini_catalog_dir()).unwrap();
     let people = synthetic(&catalog, 1_500, 5);
     let answers = AnswerMatrix::new(&people);
-    let setups = ProbeSetup::paper(&catalog);
+    let setups = ProbeSetup::of_survey(&catalog);
     let mut criteria = EvalCriteria::scaled(&catalog);
     criteria.people = 60;
     let eval = select_evaluation_set(&catalog, &people, &answers, &setups, &criteria, 2).unwrap();
@@ -390,12 +391,11 @@ fn every_table18_recipe_and_table5_variant_has_its_counts() {
 /// the polar ones.
 #[test]
 fn ablation_tasks_vary_only_what_they_vary() {
-    use indievalue_catalog::Category;
     use indievalue_sampling::build_category_tasks;
     let catalog = Catalog::load(mini_catalog_dir()).unwrap();
     let people = synthetic(&catalog, 1_000, 9);
     let answers = AnswerMatrix::new(&people);
-    let setups = ProbeSetup::paper(&catalog);
+    let setups = ProbeSetup::of_survey(&catalog);
     let mut criteria = EvalCriteria::scaled(&catalog);
     criteria.people = 30;
     let eval = select_evaluation_set(&catalog, &people, &answers, &setups, &criteria, 4).unwrap();
@@ -448,7 +448,7 @@ fn ablation_tasks_vary_only_what_they_vary() {
     );
     // One category at a time: only its questions, never a probe question, and every one the
     // person answered outside the probes (up to the count).
-    for category in Category::ALL {
+    for category in catalog.categories() {
         let only = build_category_tasks(
             &catalog,
             &people,

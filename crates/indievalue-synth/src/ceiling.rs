@@ -2,7 +2,7 @@
 //! synthetic survey.
 
 use crate::{Error, Evidence, Result, SyntheticModel};
-use indievalue_catalog::{COUNTRY_ITEM, Catalog, Respondents};
+use indievalue_catalog::{Catalog, Respondents};
 use indievalue_sampling::ProbeTask;
 use std::collections::BTreeMap;
 
@@ -20,7 +20,7 @@ impl SyntheticModel {
     /// let model = SyntheticModel::new(&catalog, &SynthConfig { people: 50, ..Default::default() }).unwrap();
     /// let people = model.respondents(&catalog).unwrap();
     /// let answers = AnswerMatrix::new(&people);
-    /// let setups = ProbeSetup::paper(&catalog);
+    /// let setups = ProbeSetup::of_survey(&catalog);
     /// let spec = DemoSpec { mode: DemoMode::Fixed(5), granularity: Granularity::Polar, demographics: false };
     /// let task_spec = TaskSpec { setups: &setups, demos: spec, probe_granularity: Granularity::Polar, seed: 1 };
     /// let tasks = build_probe_tasks(&catalog, &people, &answers, &[0, 1], &task_spec);
@@ -35,7 +35,7 @@ impl SyntheticModel {
         tasks: &[ProbeTask],
     ) -> Result<Vec<f64>> {
         let rows = people.row_lookup();
-        let country = catalog.demographic_index(COUNTRY_ITEM);
+        let country = crate::model::home_item(catalog);
         let mut per_setup: BTreeMap<usize, (f64, usize)> = BTreeMap::new();
         for task in tasks {
             let row = rows

@@ -1,5 +1,7 @@
-//! Writing a synthetic survey in the raw CSV layout of the World Values Survey Wave 7 file.
+//! Writing a synthetic survey in the raw CSV layout of the World Values Survey Wave 7 file, or
+//! in the plain layout `convert` reads for a described survey.
 
+use crate::model::home_column;
 use crate::{Result, SyntheticModel, SyntheticPerson};
 use indievalue_catalog::rng::{Rng, label};
 use indievalue_catalog::{COUNTRY_ITEM, Catalog};
@@ -22,18 +24,29 @@ pub struct CsvSummary {
 const LEADING_EXTRAS: [&str; 4] = ["version", "doi", "A_WAVE", "A_YEAR"];
 
 impl SyntheticModel {
-    /// The CSV header: a few extra columns, `B_COUNTRY`, `D_INTERVIEW`, the value questions in
-    /// catalog order, the remaining demographic columns, and a trailing weight column.
+    /// The CSV header. The WVS: a few extra columns, `B_COUNTRY`, `D_INTERVIEW`, the value
+    /// questions in catalog order, the remaining demographic columns, and a trailing weight
+    /// column. A described survey: its id column, its balance item's column (if any), the value
+    /// questions, the remaining demographic columns.
     pub fn csv_header(&self, catalog: &Catalog) -> Vec<String> {
-        let mut h: Vec<String> = LEADING_EXTRAS.iter().map(|s| s.to_string()).collect();
-        h.push(COUNTRY_ITEM.into());
-        h.push("B_COUNTRY_ALPHA".into());
-        h.push("D_INTERVIEW".into());
+        let survey = catalog.survey();
+        let mut h: Vec<String> = Vec::new();
+        if survey.described {
+            h.push(survey.id_column.clone());
+            h.extend(home_column(catalog).map(str::to_owned));
+        } else {
+            h.extend(LEADING_EXTRAS.iter().map(|s| s.to_string()));
+            h.push(COUNTRY_ITEM.into());
+            h.push("B_COUNTRY_ALPHA".into());
+            h.push("D_INTERVIEW".into());
+        }
         h.extend(catalog.questions().iter().map(|q| q.id().to_string()));
         for d in demographic_columns(catalog) {
             h.push(catalog.demographics()[d].column().to_owned());
         }
-        h.push("W_WEIGHT".into());
+        if !survey.described {
+            h.push("W_WEIGHT".into());
+        }
         h
     }
 
@@ -52,13 +65,17 @@ impl SyntheticModel {
         out.write_all(header.join(",").as_bytes())?;
         out.write_all(b"\n")?;
         let demo_cols = demographic_columns(catalog);
+        let layout = RowLayout {
+            wvs: !catalog.survey().described,
+            home: home_column(catalog).is_some(),
+        };
         let mut line = Vec::with_capacity(4096);
         let mut rows = 0;
         let mut duplicate_rows = 0;
         let mut bytes = header.join(",").len() as u64 + 1;
         for index in 0..self.config.people {
             let person = self.person(catalog, index);
-            self.row(&person, &demo_cols, &mut line);
+            self.row(&person, &demo_cols, layout, &mut line);
             out.write_all(&line)?;
             bytes += line.len() as u64;
             rows += 1;
@@ -68,7 +85,7 @@ impl SyntheticModel {
                 again.id = person.id;
                 again.country = person.country;
                 again.demographics = person.demographics.clone();
-                self.row(&again, &demo_cols, &mut line);
+                self.row(&again, &demo_cols, layout, &mut line);
                 out.write_all(&line)?;
                 bytes += line.len() as u64;
                 rows += 1;
@@ -82,17 +99,31 @@ impl SyntheticModel {
         })
     }
 
-    fn row(&self, person: &SyntheticPerson, demo_cols: &[usize], line: &mut Vec<u8>) {
+    fn row(
+        &self,
+        person: &SyntheticPerson,
+        demo_cols: &[usize],
+        layout: RowLayout,
+        line: &mut Vec<u8>,
+    ) {
         line.clear();
         let code = self.countries[person.country].code;
-        line.extend_from_slice(b"\"4-0-0 (2022-12-23)\",\"doi.org/10.14281/18241.20\",7,");
-        push_int(line, 2017 + (person.id % 6));
-        line.push(b',');
-        push_int(line, code.into());
-        line.extend_from_slice(b",\"C");
-        push_int(line, code.into());
-        line.extend_from_slice(b"\",");
-        push_int(line, person.id);
+        if layout.wvs {
+            line.extend_from_slice(b"\"4-0-0 (2022-12-23)\",\"doi.org/10.14281/18241.20\",7,");
+            push_int(line, 2017 + (person.id % 6));
+            line.push(b',');
+            push_int(line, code.into());
+            line.extend_from_slice(b",\"C");
+            push_int(line, code.into());
+            line.extend_from_slice(b"\",");
+            push_int(line, person.id);
+        } else {
+            push_int(line, person.id);
+            if layout.home {
+                line.push(b',');
+                push_int(line, code.into());
+            }
+        }
         for &a in &person.answers {
             line.push(b',');
             push_int(line, a.into());
@@ -101,14 +132,27 @@ impl SyntheticModel {
             line.push(b',');
             push_int(line, person.demographics[d].into());
         }
-        line.extend_from_slice(b",0.8731\n");
+        line.extend_from_slice(if layout.wvs { &b",0.8731\n"[..] } else { b"\n" });
     }
+}
+
+/// Which columns lead and close a row.
+#[derive(Clone, Copy)]
+struct RowLayout {
+    /// The WVS file's layout (extras, country, weight).
+    wvs: bool,
+    /// A described survey with a balance item: its column follows the id.
+    home: bool,
 }
 
 /// Positions of the demographic items that need a column of their own (all but those reading the
 /// country column), first occurrence of each column only.
 fn demographic_columns(catalog: &Catalog) -> Vec<usize> {
-    let mut seen: Vec<&str> = vec![COUNTRY_ITEM];
+    let mut seen: Vec<&str> = if catalog.survey().described {
+        home_column(catalog).into_iter().collect()
+    } else {
+        vec![COUNTRY_ITEM]
+    };
     let mut out = Vec::new();
     for (i, d) in catalog.demographics().iter().enumerate() {
         if !seen.contains(&d.column()) {

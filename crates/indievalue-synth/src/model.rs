@@ -4,13 +4,35 @@
 use crate::{Error, Result, SynthConfig};
 use indievalue_catalog::rng::{Rng, label};
 use indievalue_catalog::{COUNTRY_ITEM, Catalog, Demographic, Granularity};
+
+/// The demographic item whose codes play the countries' part: the WVS's `B_COUNTRY`; on a
+/// described survey its balance item (each group code gets its own mixture over profiles), or
+/// none (one population).
+pub(crate) fn home_item(catalog: &Catalog) -> Option<usize> {
+    let survey = catalog.survey();
+    if survey.described {
+        survey
+            .evaluation
+            .balance_by
+            .as_deref()
+            .and_then(|id| catalog.demographic_index(id))
+    } else {
+        catalog.demographic_index(COUNTRY_ITEM)
+    }
+}
+
+/// The column of [`home_item`], which every item reading it copies.
+pub(crate) fn home_column(catalog: &Catalog) -> Option<&str> {
+    home_item(catalog).map(|d| catalog.demographics()[d].column())
+}
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-/// One country of the model.
+/// One country of the model (on a described survey: one code of its balance item, or the whole
+/// population).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CountryModel {
-    /// The `B_COUNTRY` code.
+    /// The `B_COUNTRY` code (a described survey: the balance item's code, or 0).
     pub code: i32,
     /// Relative population weight.
     pub weight: f64,
@@ -128,17 +150,19 @@ fn demographic_distributions(catalog: &Catalog, k: usize, rng: &mut Rng) -> Vec<
 /// Every country code of the country item, with a population weight, a mixture over the
 /// `config.profiles` profiles and the questions (of `nq`) it does not ask.
 fn country_models(
-    country_item: &Demographic,
+    country_item: Option<&Demographic>,
     config: &SynthConfig,
     nq: usize,
     rng: &mut Rng,
 ) -> Vec<CountryModel> {
     let k = config.profiles;
-    country_item
-        .code_map()
-        .pairs()
-        .iter()
-        .map(|&(code, _)| {
+    let codes: Vec<i32> = match country_item {
+        Some(item) => item.code_map().pairs().iter().map(|&(c, _)| c).collect(),
+        None => vec![0],
+    };
+    codes
+        .into_iter()
+        .map(|code| {
             let weight = 0.5 + rng.unit();
             // A few dominant profiles per country.
             let mut mixture: Vec<f64> = (0..k).map(|_| rng.unit().powi(4) + 0.01).collect();
@@ -165,7 +189,8 @@ fn country_models(
 }
 
 impl SyntheticModel {
-    /// Builds the model for a catalog. The catalog needs a `B_COUNTRY` code-list item.
+    /// Builds the model for a catalog. The WVS needs its `B_COUNTRY` code-list item; a described
+    /// survey's balance item plays its part (see the crate docs).
     pub fn new(catalog: &Catalog, config: &SynthConfig) -> Result<SyntheticModel> {
         if config.profiles == 0 {
             return Err(Error::Config("profiles must be at least 1".into()));
@@ -176,9 +201,12 @@ impl SyntheticModel {
                 PER_COUNTRY - 1
             )));
         }
-        let country_item = catalog
-            .demographic(COUNTRY_ITEM)
-            .ok_or_else(|| Error::Config(format!("the catalog has no {COUNTRY_ITEM} item")))?;
+        if !catalog.survey().described && catalog.demographic(COUNTRY_ITEM).is_none() {
+            return Err(Error::Config(format!(
+                "the catalog has no {COUNTRY_ITEM} item"
+            )));
+        }
+        let country_item = home_item(catalog).map(|d| &catalog.demographics()[d]);
         let k = config.profiles;
         let mut rng = Rng::derive(config.seed, &[label("model")]);
         let nq = catalog.questions().len();
@@ -277,7 +305,7 @@ impl SyntheticModel {
             for &(d, option) in evidence.demographics {
                 let item = &catalog.demographics()[d];
                 // The country items say nothing about the profile beyond the country.
-                if item.column() == COUNTRY_ITEM {
+                if Some(item.column()) == home_column(catalog) {
                     continue;
                 }
                 let theta = self.demographics[z][d][option as usize];

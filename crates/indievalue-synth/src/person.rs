@@ -1,14 +1,14 @@
 //! Drawing people from the model: one random stream per person.
 
-use crate::model::{BIRTH_ITEMS, PER_COUNTRY};
+use crate::model::{BIRTH_ITEMS, PER_COUNTRY, home_column};
 use crate::{Result, SyntheticModel};
 use indievalue_catalog::rng::{Rng, label};
-use indievalue_catalog::{COUNTRY_ITEM, Catalog, Respondents};
+use indievalue_catalog::{Catalog, Respondents};
 
 /// One generated person, before being written as a row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SyntheticPerson {
-    /// `D_INTERVIEW`.
+    /// The person's id (`D_INTERVIEW` on the WVS).
     pub id: i64,
     /// Index into [`SyntheticModel::countries`].
     pub country: usize,
@@ -61,17 +61,19 @@ impl SyntheticModel {
             };
             answers.push(code);
         }
+        let home = home_column(catalog);
         let mut demographics = Vec::with_capacity(catalog.demographics().len());
         for (d, item) in catalog.demographics().iter().enumerate() {
+            let is_home = Some(item.column()) == home;
             let option = rng.weighted(&self.demographics[profile][d]) as u16;
             let mut code = item.code_map().codes_of(option).next().unwrap_or(-5);
             let born_here = BIRTH_ITEMS.contains(&item.id())
                 && item.option_for_code(cm.code.into()).is_some()
                 && rng.unit() < 0.9;
-            if item.column() == COUNTRY_ITEM || born_here {
+            if is_home || born_here {
                 code = cm.code;
             }
-            if item.column() != COUNTRY_ITEM {
+            if !is_home {
                 if SPOUSE_ITEMS.contains(&item.id()) && rng.unit() < 0.35 {
                     code = -3;
                 } else if rng.unit() < 0.02 {

@@ -31,6 +31,27 @@ pub fn mini_catalog_dir() -> PathBuf {
     fixtures_dir().join("mini-meta")
 }
 
+/// The tiny made-up survey of `fixtures/tiny-survey` (a described survey: three categories of
+/// unequal size, two setups, a balance item with three groups, a code-list demographic).
+pub fn tiny_survey_dir() -> PathBuf {
+    fixtures_dir().join("tiny-survey")
+}
+
+/// A committed survey description under `surveys/` (`gss-spending`, `bfi`).
+pub fn survey_dir(name: &str) -> PathBuf {
+    repo_root().join("surveys").join(name)
+}
+
+/// The ignored cache that `scripts/fetch_surveys.sh` fills with the real surveys' CSVs:
+/// `INDIEVALUE_SURVEY_CACHE` (relative to the repository root) if set, else `.cache/surveys`.
+pub fn survey_cache_dir() -> PathBuf {
+    let root = repo_root();
+    match std::env::var_os("INDIEVALUE_SURVEY_CACHE").filter(|v| !v.is_empty()) {
+        Some(dir) => root.join(dir),
+        None => root.join(".cache/surveys"),
+    }
+}
+
 /// The ignored cache that `scripts/fetch_models.sh` fills with small real model files from
 /// PyPI: `INDIEVALUE_MODEL_CACHE` (relative to the repository root) if set, else `.cache/models`.
 pub fn model_cache_dir() -> PathBuf {

@@ -1,12 +1,16 @@
-//! Converts the raw WVS Wave 7 CSV (or a synthetic one) into the catalog's Parquet dataset.
+//! Converts a raw survey CSV (the WVS Wave 7 file, a synthetic one, or any survey a directory
+//! describes) into the catalog's Parquet dataset.
 //!
 //! ```text
-//! cargo run --release --example convert_wvs -- --wvs WVS_Cross-National_Wave_7_csv_v6_0.csv \
+//! cargo run --release --example convert -- --csv WVS_Cross-National_Wave_7_csv_v6_0.csv \
 //!     --meta path/to/meta_data --out data/ [--json]
+//! cargo run --release --example convert -- --csv .cache/surveys/gss-spending.csv \
+//!     --meta surveys/gss-spending --out data/gss/
 //! ```
 //!
-//! Writes `data/respondents.parquet` and `data/report.json`; prints Table 1's figures (or, with
-//! `--json`, the report). A progress bar runs on stderr.
+//! `--wvs FILE` is another spelling of `--csv FILE`. Writes `data/respondents.parquet` and
+//! `data/report.json`; prints Table 1's figures (or, with `--json`, the report). A progress bar
+//! runs on stderr.
 
 use anyhow::Context;
 use clap::Parser;
@@ -24,13 +28,13 @@ use std::time::Instant;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// WVS CSV to Parquet converter.
+/// Survey CSV to Parquet converter.
 #[derive(Parser)]
 struct Args {
     /// The raw survey CSV.
-    #[arg(long)]
-    wvs: PathBuf,
-    /// Metadata directory of the catalog (default: INDIEVALUE_META_DIR).
+    #[arg(long, alias = "wvs")]
+    csv: PathBuf,
+    /// The survey description: metadata directory (default: INDIEVALUE_META_DIR).
     #[arg(long)]
     meta: Option<PathBuf>,
     /// Output dataset directory.
@@ -49,8 +53,8 @@ fn main() -> anyhow::Result<()> {
     let meta = indievalue::catalog::meta_dir(args.meta.as_deref())?;
     let catalog = Catalog::load(&meta)
         .with_context(|| format!("loading the catalog from {}", meta.display()))?;
-    let size = std::fs::metadata(&args.wvs)
-        .with_context(|| format!("reading {}", args.wvs.display()))?
+    let size = std::fs::metadata(&args.csv)
+        .with_context(|| format!("reading {}", args.csv.display()))?
         .len();
     let bar = ProgressBar::new(size);
     bar.set_style(
@@ -62,7 +66,7 @@ fn main() -> anyhow::Result<()> {
     let options =
         ConvertOptions { empty_cell: args.empty_as.map_or(EmptyCell::Error, EmptyCell::Code) };
     let start = Instant::now();
-    let conversion = convert_file_with_progress(&catalog, &args.wvs, &options, &mut |p| {
+    let conversion = convert_file_with_progress(&catalog, &args.csv, &options, &mut |p| {
         bar.set_position(p.bytes);
         bar.set_message(format!("{} rows", p.rows));
     })?;
@@ -74,7 +78,7 @@ fn main() -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(r)?);
         return Ok(());
     }
-    println!("Table 1, data with valid labels ({})", args.wvs.display());
+    println!("Table 1, data with valid labels: {} ({})", catalog.survey().name, args.csv.display());
     println!("  people                       {}", r.people);
     println!("  valid answers                {}", r.valid_answers);
     println!(
@@ -90,8 +94,12 @@ fn main() -> anyhow::Result<()> {
         eprintln!("warning: the file does not end with a line end; its last row may be cut short");
     }
     println!("  valid demographics / person  {:.2}", r.valid_demographics_mean);
-    let per: Vec<String> = r.per_continent.iter().map(|(k, v)| format!("{k} {v}")).collect();
-    println!("  per continent                {}", per.join(", "));
+    if let Some(item) = &r.balance_by {
+        let per: Vec<String> = r.per_group.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        println!("  per {item:<24} {}", per.join(", "));
+    }
+    let unmapped: u64 = r.invalid_demographic_codes.iter().map(|c| c.total).sum();
+    println!("  no valid demographic answer  {unmapped} (per item in {REPORT_FILE})");
     println!(
         "wrote {} and {} in {} ({:.2} s parse+map, {:.2} s total)",
         RESPONDENTS_FILE,
