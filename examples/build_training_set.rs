@@ -80,9 +80,7 @@ fn main() -> anyhow::Result<()> {
         .with_context(|| format!("loading the catalog from {}", meta.display()))?;
     let people = Respondents::read_parquet(&catalog, args.data.join(RESPONDENTS_FILE))?;
     let answers = AnswerMatrix::new(&people);
-    let (probes, demos) =
-        args.recipe.split_once(':').context("--recipe is PROBES:DEMOS, e.g. p+r:mixed+200")?;
-    let mut recipe = TrainingRecipe::parse(probes, demos, args.n_per_question)?;
+    let mut recipe = TrainingRecipe::from_label(&args.recipe, args.n_per_question)?;
     recipe.group = args.group.clone();
     recipe.demographics = args.demographics;
     let eval = match &args.eval_ids {

@@ -30,7 +30,7 @@ use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use indievalue::catalog::{Catalog, FileHeader, Respondents, meta_dir};
 use indievalue::convert::RESPONDENTS_FILE;
-use indievalue::metrics::{AccuracyReport, Bootstrap, Dimension, InequityIndex, PredictionsFile};
+use indievalue::metrics::{AccuracyReport, Bootstrap, InequityIndex, PredictionsFile};
 use indievalue::probe::{GenerationSettings, ProbeMode, ProbeRun, ScoreTarget};
 use indievalue::sampling::{PROBE_TASKS_FILE, ProbeTask, TASK_FORMAT, TaskFile};
 use std::path::PathBuf;
@@ -111,10 +111,7 @@ fn main() -> Result<()> {
     let tasks_params = serde_json::json!({
         "tasks": tasks_path, "tasks_seed": task_header.seed, "tasks_params": task_header.params,
     });
-    let client = match args.remote.remote() {
-        true => Some(args.remote.client(&args.model.model)?),
-        false => None,
-    };
+    let client = args.remote.remote().then(|| args.remote.client(&args.model.model)).transpose()?;
     let model;
     let run = if let Some(client) = &client {
         anyhow::ensure!(
@@ -179,29 +176,14 @@ fn main() -> Result<()> {
         return Ok(());
     }
     let report = AccuracyReport::compute(&catalog, &predictions, &Bootstrap::default())?;
-    println!(
-        "accuracy {:.2} % (95% CI {:.2}-{:.2}) over {} people",
-        report.overall,
-        report.ci_low,
-        report.ci_high,
-        report.per_person.len()
-    );
-    for (setup, acc) in &report.per_setup {
-        println!("  setup {}: {acc:.2} %", setup + 1);
+    print!("{}", report.text_summary());
+    let mut inequity = None;
+    if let Some(data) = &args.data {
+        let people = Respondents::read_parquet(&catalog, data.join(RESPONDENTS_FILE))?;
+        let index = InequityIndex::of_survey(&catalog, &people, &report.per_person, 1)?.index;
+        println!("σ-INEQUITY {index:.2}");
+        inequity = Some(index);
     }
-    if let Some(l) = report.log_loss {
-        println!("log-loss {l:.4}, Brier {:.4}", report.brier.unwrap_or(f64::NAN));
-    }
-    let inequity = match &args.data {
-        Some(data) => {
-            let people = Respondents::read_parquet(&catalog, data.join(RESPONDENTS_FILE))?;
-            let dims = Dimension::of_survey(&catalog);
-            let index = InequityIndex::compute(&catalog, &people, &report.per_person, &dims, 1)?;
-            println!("σ-INEQUITY {:.2}", index.index);
-            Some(index.index)
-        }
-        None => None,
-    };
     let summary = serde_json::json!({
         "model": args.model.model,
         "mode": args.mode.to_possible_value().map(|v| v.get_name().to_owned()),

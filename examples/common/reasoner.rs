@@ -10,7 +10,7 @@ use indievalue::baselines::run_baselines;
 use indievalue::catalog::{Catalog, Respondents};
 use indievalue::finetune::load_with_adapter;
 use indievalue::llm::{LoadOptions, LoadedModel, ModelSource, load_model};
-use indievalue::metrics::{AccuracyReport, Bootstrap, Prediction, Table};
+use indievalue::metrics::{AccuracyReport, Bootstrap, Prediction, SetupRow, Table, setup_table};
 use indievalue::probe::ProbeMode;
 use indievalue::reasoner::{
     EvaluationTasks, ModelEvaluation, ReasonerRecipe, ReasonerRun, Trained, group_change_plots,
@@ -267,4 +267,35 @@ pub fn baseline_rows(
         rows.push((p.label.clone(), per_setup(&p.predictions)?, per_setup(&r.predictions)?));
     }
     Ok(rows)
+}
+
+/// The comparison table of one probing mode on both forms: every baseline row, then the base
+/// and the trained model (per-setup accuracy).
+pub fn comparison_table(
+    title: &str,
+    setups: usize,
+    rows: &[BaselineRow],
+    results: &ModeResults,
+) -> Table {
+    let mut table_rows: Vec<SetupRow> = Vec::new();
+    for (name, polar, refined) in rows {
+        table_rows.push(SetupRow::exact(format!("{name}, polar"), polar.clone()));
+        table_rows.push(SetupRow::exact(format!("{name}, refined"), refined.clone()));
+    }
+    for (name, e) in [("SmolLM2 untrained", &results.base), ("SmolLM2 + LoRA", &results.trained)] {
+        table_rows.push(SetupRow::measured(format!("{name}, polar"), &e.polar.report));
+        table_rows.push(SetupRow::measured(format!("{name}, refined"), &e.refined.report));
+    }
+    setup_table(title, setups, &table_rows, &[])
+}
+
+/// The consistency set's table: chance, then each mode's accuracy before and after training.
+pub fn consistency_table(chance: f64, results: &[(String, f64, f64)]) -> Table {
+    let mut t =
+        Table::new(["Consistency set (refined-for-polar, setup 1)", "untrained", "trained"]);
+    t.push(["chance".to_owned(), format!("{chance:.1}"), format!("{chance:.1}")]);
+    for (mode, before, after) in results {
+        t.push([mode.clone(), format!("{before:.1}"), format!("{after:.1}")]);
+    }
+    t
 }

@@ -39,6 +39,7 @@ mod data;
 mod experiment;
 mod experiments;
 pub mod paper;
+mod pipeline;
 mod plan;
 mod report;
 mod runner;
@@ -53,6 +54,7 @@ pub use experiment::{Experiment, Need, RenderContext, Section, SectionTable, Tas
 pub use experiments::{
     AccuracyExperiment, CatalogExperiment, InequityExperiment, TopKExperiment, experiments_of,
 };
+pub use pipeline::{DATA_DIR, RESULTS_DIR, Sample, SurveyRun, TASKS_DIR};
 pub use plan::{
     DataSpec, EvaluationSpec, ExperimentSpec, ModelMode, Plan, ReasonerSpec, SyntheticSpec,
 };

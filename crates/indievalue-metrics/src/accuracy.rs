@@ -185,6 +185,33 @@ impl AccuracyReport {
         })
     }
 
+    /// A few lines for a terminal: the accuracy with its interval over people, each setup's,
+    /// and the log-loss and Brier score where every record has probabilities.
+    ///
+    /// ```
+    /// # use indievalue_metrics::{AccuracyReport, Bootstrap};
+    /// let catalog = indievalue_catalog::Catalog::load(indievalue_testdata::mini_catalog_dir()).unwrap();
+    /// let report = AccuracyReport::compute(&catalog, &[], &Bootstrap::default()).unwrap();
+    /// assert!(report.text_summary().starts_with("accuracy"));
+    /// ```
+    pub fn text_summary(&self) -> String {
+        let mut out = format!(
+            "accuracy {:.2} % (95% CI {:.2}-{:.2}) over {} people\n",
+            self.overall,
+            self.ci_low,
+            self.ci_high,
+            self.per_person.len()
+        );
+        for (setup, acc) in &self.per_setup {
+            out.push_str(&format!("  setup {}: {acc:.2} %\n", setup + 1));
+        }
+        if let Some(l) = self.log_loss {
+            let brier = self.brier.unwrap_or(f64::NAN);
+            out.push_str(&format!("log-loss {l:.4}, Brier {brier:.4}\n"));
+        }
+        out
+    }
+
     /// The mean of the per-setup accuracies (the paper's "avg" column).
     pub fn setup_average(&self) -> f64 {
         crate::setup_average(self.per_setup.values())

@@ -117,7 +117,23 @@ impl InequityIndex {
             .collect()
     }
 
-    /// Computes the index from per-person accuracies (`(D_INTERVIEW, percent)`), looking the
+    /// [`InequityIndex::compute`] over the survey's dimensions ([`Dimension::of_survey`]).
+    pub fn of_survey(
+        catalog: &Catalog,
+        people: &Respondents,
+        per_person: &[(i64, f64)],
+        ddof: usize,
+    ) -> Result<InequityIndex> {
+        InequityIndex::compute(
+            catalog,
+            people,
+            per_person,
+            &Dimension::of_survey(catalog),
+            ddof,
+        )
+    }
+
+    /// Computes the index from per-person accuracies (`(person id, percent)`), looking the
     /// people up in `people`.
     pub fn compute(
         catalog: &Catalog,

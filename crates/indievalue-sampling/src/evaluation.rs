@@ -376,6 +376,18 @@ pub fn select_evaluation_set(
         }
     }
     let masks: Vec<Vec<bool>> = setups.iter().map(|s| s.mask(nq)).collect();
+    let asked = criteria.min_demonstration_answers;
+    for s in setups {
+        let left = nq - s.questions().len();
+        if asked > left {
+            return Err(Error::Infeasible(format!(
+                "{asked} demonstrations asked, but setup {} leaves only {left} non-probe \
+                 questions ({} short): ask for fewer demonstrations or fewer probes",
+                s.index() + 1,
+                asked - left
+            )));
+        }
+    }
     let item = balance_item(catalog, criteria)?;
     let groups: Vec<String> = match item {
         Some(d) => catalog.demographics()[d].groups().to_vec(),

@@ -50,7 +50,7 @@ pub use setup::ProbeSetup;
 pub use task::{
     DemographicStatement, Demonstration, PROBE_TASKS_FILE, Probe, ProbeTask, TASK_FORMAT, TaskFile,
     TaskFileHeader, TaskSpec, WRITTEN_BY, build_category_tasks, build_probe_tasks, chance_accuracy,
-    retarget_tasks,
+    keep_first_people, retarget_tasks,
 };
 pub use training::{
     DemographicsMode, TRAINING_FORMAT, TrainingExample, TrainingRecipe, TrainingRecord,

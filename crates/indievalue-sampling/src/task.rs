@@ -81,6 +81,25 @@ pub struct ProbeTask {
     pub probes: Vec<Probe>,
 }
 
+/// Keeps the tasks of the first `n` people in task order (all of their tasks).
+///
+/// ```
+/// # use indievalue_sampling::{DemoMode, ProbeTask, keep_first_people};
+/// # use indievalue_catalog::Granularity;
+/// let task = |person| ProbeTask {
+///     person, setup: 0, probe_granularity: Granularity::Polar,
+///     demo_granularity: Granularity::Polar, demo_mode: DemoMode::Fixed(0),
+///     demographics: vec![], demonstrations: vec![], probes: vec![],
+/// };
+/// let mut tasks = vec![task(4), task(4), task(2), task(9)];
+/// keep_first_people(&mut tasks, 2);
+/// assert_eq!(tasks.iter().map(|t| t.person).collect::<Vec<_>>(), [4, 4, 2]);
+/// ```
+pub fn keep_first_people(tasks: &mut Vec<ProbeTask>, n: usize) {
+    let mut kept = std::collections::BTreeSet::new();
+    tasks.retain(|t| (kept.len() < n && kept.insert(t.person)) || kept.contains(&t.person));
+}
+
 /// The accuracy (percent) a reasoner that picks uniformly at random expects on `tasks`: the
 /// mean over their probes of one over the number of options; 0 when there are no probes.
 ///

@@ -100,6 +100,22 @@ impl TrainingRecipe {
         })
     }
 
+    /// Parses `PROBES:DEMOS` (`p+r:mixed+200`), as [`TrainingRecipe::parse`].
+    ///
+    /// ```
+    /// use indievalue_sampling::TrainingRecipe;
+    /// assert_eq!(TrainingRecipe::from_label("p:20", 4).unwrap().combinations.len(), 1);
+    /// assert!(TrainingRecipe::from_label("p+r", 4).is_err());
+    /// ```
+    pub fn from_label(label: &str, n_per_question: usize) -> Result<TrainingRecipe> {
+        let (probes, demos) = label.split_once(':').ok_or_else(|| {
+            Error::Infeasible(format!(
+                "recipe {label:?}: expected PROBES:DEMOS, e.g. p+r:mixed+200"
+            ))
+        })?;
+        TrainingRecipe::parse(probes, demos, n_per_question)
+    }
+
     /// The paper's name for the recipe.
     pub fn name(&self) -> String {
         format!(
