@@ -152,6 +152,7 @@ fn main() -> anyhow::Result<()> {
 
     let per_setup_json = |r: &AccuracyReport| json!({ "per_setup": r.per_setup.values().collect::<Vec<_>>(), "average": r.setup_average() });
     let summary = json!({
+        "survey": catalog.survey().name,
         "probe_granularity": probe_g,
         "demo_granularity": demo_g,
         "eval_people": eval.ids.len(),
@@ -180,7 +181,8 @@ fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "Baselines ({probe_g} probes, {demo_g} demonstrations, {} people, pool {}) in {baseline_seconds:.2} s",
+        "{}: baselines ({probe_g} probes, {demo_g} demonstrations, {} people, pool {}) in {baseline_seconds:.2} s",
+        catalog.survey().name,
         eval.ids.len(),
         pool.len(),
     );
