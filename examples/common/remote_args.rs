@@ -1,5 +1,5 @@
 //! The remote-model flags shared by the examples that probe (`--backend openai`): one
-//! definition of the endpoint, concurrency, budgets, cache and prices, and one way to build the
+//! definition of the endpoint, concurrency, timeouts, budgets, cache and prices, and one way to build the
 //! client and predictor from them.
 
 use anyhow::Context;
@@ -49,9 +49,15 @@ pub struct RemoteArgs {
     /// $XDG_CACHE_HOME/indievalue/responses).
     #[arg(long)]
     pub cache: Option<PathBuf>,
-    /// Per-request timeout in seconds.
+    /// Silence timeout in seconds: the longest wait for the next piece of a streamed generation
+    /// (so a long answer arriving steadily is never cut), and for a whole plain request
+    /// (scoring, capability probes). Retried when it passes.
     #[arg(long, default_value_t = 120.0)]
     pub timeout: f64,
+    /// Whole-request timeout in seconds for a generation (streamed, or plain where the server
+    /// does not stream); not retried when it passes.
+    #[arg(long, default_value_t = 1800.0)]
+    pub request_timeout: f64,
     /// Attempts per request (429, 5xx, dropped connections and timeouts are retried).
     #[arg(long, default_value_t = 6)]
     pub max_attempts: u32,
@@ -95,6 +101,7 @@ impl RemoteArgs {
         let settings = ClientSettings {
             concurrency: self.concurrency.max(1),
             timeout: Duration::from_secs_f64(self.timeout),
+            request_timeout: Duration::from_secs_f64(self.request_timeout),
             max_attempts: self.max_attempts,
             max_requests: self.max_requests,
             max_tokens_total: self.max_tokens_total,

@@ -93,9 +93,9 @@ fn served_reasoners_run_stop_at_a_budget_resume_and_replay_from_the_cache() {
         matches!(&err, Error::Stopped(why) if why.contains("served-label")),
         "{err}"
     );
-    // The generative reasoner (no budget; 1 person x 3 setups, each answered at the first
-    // attempt) and the label reasoner's 10.
-    assert_eq!(server.received(), 3 + 10);
+    // The generative reasoner (no budget; its streaming capability probe, then 1 person x 3
+    // setups, each answered at the first attempt) and the label reasoner's 10.
+    assert_eq!(server.received(), 1 + 3 + 10);
     assert!(!out.join("REPORT.md").exists());
 
     // The rerun without the budget finishes; nothing is asked twice.

@@ -6,9 +6,11 @@
 //! resuming, appending and predictions format as the local model.
 //!
 //! - [`Client`]: one endpoint (`base_url` including `/v1`, model name, API key from a named
-//!   environment variable, never stored), bounded concurrency, per-request timeouts, retries with
-//!   exponential backoff and full jitter honouring `Retry-After` (seconds or an HTTP date), a
-//!   clear stop on 401/403/404, request and token budgets, accounting ([`Usage`]).
+//!   environment variable, never stored), bounded concurrency, generations streamed where the
+//!   server streams (a silence timeout between pieces, a generous whole-request timeout, an
+//!   abandoned attempt's connection closed before its retry), retries with exponential backoff
+//!   and full jitter honouring `Retry-After` (seconds or an HTTP date), a clear stop on
+//!   401/403/404, request and token budgets, accounting ([`Usage`]).
 //! - [`ResponseCache`]: every answer on disk, keyed by a hash of (endpoint, request body), so no
 //!   request is sent twice: not by a rerun, a resumed run, or another run asking the same.
 //! - [`RemoteGenerative`]: the B.1 prompt, greedy, parsed by key, bounded recorded retries.
@@ -46,9 +48,10 @@ mod cache;
 mod client;
 mod predict;
 pub mod response;
+mod sse;
 
 pub use cache::{ResponseCache, default_cache_dir};
-pub use client::{Client, ClientSettings, Endpoint, Prices, Usage, parse_retry_after};
+pub use client::{Client, ClientSettings, Endpoint, Prices, Streaming, Usage, parse_retry_after};
 pub use predict::{
     LabelReading, Prefill, RemoteGenerative, RemoteScoring, RemoteScoringSettings, SCORES_FILE,
     label_position, label_probabilities, probe_chat_logprobs, probe_prompt_logprobs,
@@ -78,6 +81,15 @@ pub enum Error {
         attempts: u32,
         /// The last failure.
         last: String,
+    },
+    /// A request ran past the whole-request timeout ([`ClientSettings::request_timeout`]);
+    /// not retried, since a retry would most likely run as long again.
+    #[error("{url}: no complete answer within {seconds} s (--request-timeout); not retried")]
+    RequestTimeout {
+        /// The request's URL.
+        url: String,
+        /// The whole-request timeout.
+        seconds: f64,
     },
     /// A budget is spent; the run stops cleanly and a rerun with a larger one continues.
     #[error("{0}")]

@@ -43,7 +43,8 @@ fn chat(client: &Client, messages: Value, max_tokens: usize, temperature: f64) -
 /// The paper's protocol on a served model: the probing prompt of Appendix B.1 as the user turn,
 /// a greedy first attempt, answers parsed by key; answers leaving groups without a valid choice
 /// are retried (sampled at the retry temperature, with a per-attempt `seed`), every attempt
-/// recorded in `generations.jsonl` as local generative runs record them.
+/// recorded in `generations.jsonl` as local generative runs record them. Requests go through
+/// [`Client::chat_streamed`] (streamed where the server streams).
 pub struct RemoteGenerative<'a> {
     client: &'a Client,
     prompts: PromptBuilder<'a>,
@@ -78,10 +79,7 @@ impl<'a> RemoteGenerative<'a> {
                 let mut rng = self.settings.attempt_rng(task, attempt);
                 body["seed"] = json!(rng.next_u64() >> 33);
             }
-            let response = self
-                .client
-                .post("chat/completions", &body)
-                .map_err(probe_error)?;
+            let response = self.client.chat_streamed(&body).map_err(probe_error)?;
             let answer = message_content(&response).unwrap_or_default();
             let (prompt_used, completion) = token_usage(&response);
             prompt_tokens = prompt_used;

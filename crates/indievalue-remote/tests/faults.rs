@@ -1,7 +1,9 @@
 //! The client against a fault-injecting server of our own on loopback: each fault a real server
 //! will not produce on demand (429 with Retry-After, 500, a dropped connection, a truncated
-//! body, an answer slower than the timeout) is survived with the predictions of a clean run and
-//! no request answered twice; refusals stop at once; budgets stop cleanly and resume.
+//! body or a stream cut mid-way, an answer slower than the timeout or a stream that falls
+//! silent) is survived with the predictions of a clean run, no request answered twice and no
+//! retry sent while its abandoned attempt's connection is open; refusals stop at once; budgets
+//! stop cleanly and resume. (Generations stream; `streaming.rs` tests the streams' bounds.)
 
 mod common;
 
@@ -15,6 +17,7 @@ use indievalue_remote::{
 };
 use indievalue_testdata::mini_catalog_dir;
 use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 fn settings() -> ClientSettings {
@@ -132,6 +135,18 @@ fn survives_every_fault(kind: Kind) {
             1,
             "{kind:?} with {fault:?}: a request answered twice"
         );
+        // An abandoned attempt's connection is closed before its retry arrives.
+        assert_eq!(
+            server.twins(),
+            0,
+            "{kind:?} with {fault:?}: a retry beside its twin"
+        );
+        if let Kind::Generate = kind {
+            assert!(
+                server.state.streamed.load(Ordering::SeqCst) > 0,
+                "generations are streamed"
+            );
+        }
         // The same run again sends nothing: every answer is in the cache.
         let before = server.received();
         let again = client(&server, &cache, settings());

@@ -1,7 +1,11 @@
 //! A small OpenAI-compatible server on loopback for tests: a deterministic fake model (label
 //! log-probabilities and JSON answers from a hash of the prompt, vLLM-shaped or llama.cpp-shaped
-//! prompt log-probabilities) and injectable faults (429 with `Retry-After`, 500, dropped
-//! connections, cut-off bodies, slow answers, refusals). It is not a model: it checks plumbing.
+//! prompt log-probabilities), streamed chat answers (server-sent events, `stream_options`
+//! honoured, or refused on request) and injectable faults (429 with `Retry-After`, 500, dropped
+//! connections, cut-off bodies and streams, slow answers and stalled streams, slow but steady
+//! streams, refusals). It keeps connections alive between answers as real servers do, and
+//! notices a "twin": a request arriving while an earlier request with the same body (stream
+//! fields aside) still holds an open connection. It is not a model: it checks plumbing.
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
@@ -11,7 +15,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What the server does with one request.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,12 +28,24 @@ pub enum Fault {
     ServerError,
     /// Closes the connection without answering.
     Drop,
-    /// Sends the headers and half the body, then closes.
+    /// Sends the headers and half the body, then closes; a stream: half its pieces, without
+    /// the finish or `[DONE]`, then closes.
     Truncate,
-    /// Answers after this long (past the client's timeout).
+    /// Answers after this long (past the client's timeout); a stream: its first piece, then
+    /// silence until the client closes the connection or this long has passed (then the rest).
     Slow(Duration),
+    /// A stream whose answer comes in `pieces` pieces, one every `every` (a plain answer: after
+    /// that long in all).
+    Trickle { every: Duration, pieces: usize },
     /// Answers with this status and an error body.
     Status(u16),
+}
+
+/// A request being answered: its body (stream fields aside) and its connection.
+struct InFlight {
+    id: usize,
+    body: String,
+    connection: TcpStream,
 }
 
 /// Shared state of a fake server.
@@ -37,13 +53,32 @@ pub enum Fault {
 pub struct State {
     /// Requests received (every attempt).
     pub received: AtomicUsize,
-    /// Per request body (canonical), the complete successful answers delivered.
+    /// Every request body received, in order of arrival.
+    pub bodies: Mutex<Vec<Value>>,
+    /// Connections accepted.
+    pub connections: AtomicUsize,
+    /// Per request body (canonical, stream fields aside), the complete successful answers
+    /// delivered.
     pub delivered: Mutex<HashMap<String, usize>>,
+    /// Requests that arrived while an earlier request with the same body (stream fields aside)
+    /// still held an open connection: an abandoned attempt running beside its retry.
+    pub twins: AtomicUsize,
+    /// Streams the client closed before their end (seen as the connection closing while the
+    /// server waited or wrote).
+    pub abandoned: AtomicUsize,
+    /// Answers sent as streams.
+    pub streamed: AtomicUsize,
     /// Every `Authorization` header seen.
     pub authorizations: Mutex<Vec<String>>,
     /// Whether `/v1/completions` returns prompt log-probabilities for `echo` (vLLM) or not
     /// (llama.cpp).
     pub echo_logprobs: AtomicBool,
+    /// Whether `stream: true` is refused with a 400.
+    pub refuse_stream: AtomicBool,
+    /// Whether `stream_options` is refused with a 400.
+    pub refuse_stream_options: AtomicBool,
+    in_flight: Mutex<Vec<InFlight>>,
+    next_id: AtomicUsize,
 }
 
 /// A fake OpenAI-compatible server on 127.0.0.1.
@@ -59,10 +94,19 @@ type FaultPlan = Arc<dyn Fn(usize) -> Fault + Send + Sync>;
 impl FakeServer {
     /// Starts a server whose `n`-th request (0-based) meets `faults(n)`.
     pub fn start(faults: impl Fn(usize) -> Fault + Send + Sync + 'static) -> FakeServer {
+        Self::start_with(faults, |_| {})
+    }
+
+    /// As [`FakeServer::start`], with `setup` run on the state before the first request.
+    pub fn start_with(
+        faults: impl Fn(usize) -> Fault + Send + Sync + 'static,
+        setup: impl FnOnce(&State),
+    ) -> FakeServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let base_url = format!("http://{}/v1", listener.local_addr().unwrap());
         let state = Arc::new(State::default());
         state.echo_logprobs.store(true, Ordering::SeqCst);
+        setup(&state);
         let plan: FaultPlan = Arc::new(faults);
         let shared = state.clone();
         std::thread::spawn(move || {
@@ -93,16 +137,41 @@ impl FakeServer {
             .max()
             .unwrap_or(0)
     }
+
+    /// Twins seen so far (see [`State::twins`]).
+    pub fn twins(&self) -> usize {
+        self.state.twins.load(Ordering::SeqCst)
+    }
 }
 
-fn serve(
-    stream: TcpStream,
+/// Whether the client still holds `connection` open: a peek that neither sees the end of the
+/// stream nor fails. (Peeking consumes nothing, so it never disturbs the request's handler.)
+fn still_open(connection: &TcpStream) -> bool {
+    if connection
+        .set_read_timeout(Some(Duration::from_millis(1)))
+        .is_err()
+    {
+        return false;
+    }
+    match connection.peek(&mut [0u8; 1]) {
+        Ok(0) => false,
+        Ok(_) => true,
+        Err(e) => matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+    }
+}
+
+/// One request read from a connection: its path and body; `None` when the client closed it.
+fn read_request(
+    reader: &mut BufReader<TcpStream>,
     state: &State,
-    plan: &(dyn Fn(usize) -> Fault + Send + Sync),
-) -> std::io::Result<()> {
-    let mut reader = BufReader::new(stream.try_clone()?);
+) -> std::io::Result<Option<(String, Value)>> {
     let mut request_line = String::new();
-    reader.read_line(&mut request_line)?;
+    if reader.read_line(&mut request_line)? == 0 {
+        return Ok(None);
+    }
     let path = request_line
         .split_whitespace()
         .nth(1)
@@ -130,23 +199,95 @@ fn serve(
     }
     let mut body = vec![0; length];
     reader.read_exact(&mut body)?;
-    let n = state.received.fetch_add(1, Ordering::SeqCst);
-    let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    Ok(Some((
+        path,
+        serde_json::from_slice(&body).unwrap_or(Value::Null),
+    )))
+}
+
+/// Serves the requests of one connection until either side closes it.
+fn serve(
+    stream: TcpStream,
+    state: &State,
+    plan: &(dyn Fn(usize) -> Fault + Send + Sync),
+) -> std::io::Result<()> {
+    state.connections.fetch_add(1, Ordering::SeqCst);
+    let mut reader = BufReader::new(stream.try_clone()?);
+    loop {
+        stream.set_read_timeout(None)?;
+        let Some((path, request)) = read_request(&mut reader, state)? else {
+            return Ok(());
+        };
+        let n = state.received.fetch_add(1, Ordering::SeqCst);
+        state.bodies.lock().unwrap().push(request.clone());
+        let mut plain = request.clone();
+        if let Some(fields) = plain.as_object_mut() {
+            fields.remove("stream");
+            fields.remove("stream_options");
+        }
+        let body = plain.to_string();
+        let id = state.next_id.fetch_add(1, Ordering::SeqCst);
+        {
+            let mut in_flight = state.in_flight.lock().unwrap();
+            in_flight.retain(|f| still_open(&f.connection));
+            if in_flight.iter().any(|f| f.body == body) {
+                state.twins.fetch_add(1, Ordering::SeqCst);
+            }
+            in_flight.push(InFlight {
+                id,
+                body: body.clone(),
+                connection: stream.try_clone()?,
+            });
+        }
+        let fault = plan(n);
+        let answered = answer_request(&stream, &path, &request, &body, fault, state);
+        state.in_flight.lock().unwrap().retain(|f| f.id != id);
+        if !answered? {
+            return Ok(());
+        }
+    }
+}
+
+/// Answers one request; `Ok(true)` when the connection stays open for the next.
+fn answer_request(
+    stream: &TcpStream,
+    path: &str,
+    request: &Value,
+    body: &str,
+    fault: Fault,
+    state: &State,
+) -> std::io::Result<bool> {
     let mut stream = stream;
-    let fault = plan(n);
+    let wants_stream = request["stream"] == json!(true);
+    let refused = wants_stream
+        && (state.refuse_stream.load(Ordering::SeqCst)
+            || (request.get("stream_options").is_some()
+                && state.refuse_stream_options.load(Ordering::SeqCst)));
     let (status, answer) = match &fault {
         Fault::RateLimited(_) => (429, json!({"error": {"message": "slow down"}}).to_string()),
         Fault::ServerError => (500, json!({"error": {"message": "boom"}}).to_string()),
         Fault::Status(s) => (*s, json!({"error": {"message": "refused"}}).to_string()),
-        Fault::Drop => return Ok(()),
-        _ => (200, answer(&path, &request, state).to_string()),
+        Fault::Drop => return Ok(false),
+        _ if refused => (
+            400,
+            json!({"error": {"message": "streaming is not supported"}}).to_string(),
+        ),
+        _ => (200, answer(path, request, state).to_string()),
     };
-    if let Fault::Slow(d) = fault {
-        std::thread::sleep(d);
+    if status == 200 && wants_stream {
+        let answer: Value = serde_json::from_str(&answer).unwrap();
+        return stream_answer(stream, request, &answer, body, fault, state);
     }
+    match fault {
+        Fault::Slow(d) => std::thread::sleep(d),
+        Fault::Trickle { every, pieces } => std::thread::sleep(every * pieces as u32),
+        _ => {}
+    }
+    let keep = status == 200 && fault != Fault::Truncate;
     let mut head = format!(
-        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
-        answer.len()
+        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: {}\r\n",
+        answer.len(),
+        if keep { "keep-alive" } else { "close" }
     );
     if let Fault::RateLimited(after) = fault {
         head.push_str(&format!("Retry-After: {after}\r\n"));
@@ -155,7 +296,7 @@ fn serve(
     stream.write_all(head.as_bytes())?;
     if fault == Fault::Truncate {
         stream.write_all(&answer.as_bytes()[..answer.len() / 2])?;
-        return Ok(());
+        return Ok(false);
     }
     stream.write_all(answer.as_bytes())?;
     stream.flush()?;
@@ -164,10 +305,103 @@ fn serve(
             .delivered
             .lock()
             .unwrap()
-            .entry(request.to_string())
+            .entry(body.to_owned())
             .or_default() += 1;
     }
-    Ok(())
+    Ok(keep)
+}
+
+/// One server-sent event as one HTTP chunk.
+fn write_event(mut stream: &TcpStream, data: &str) -> std::io::Result<()> {
+    let event = format!("data: {data}\n\n");
+    stream.write_all(format!("{:x}\r\n{event}\r\n", event.len()).as_bytes())?;
+    stream.flush()
+}
+
+/// A plain chat answer as a stream: a role chunk, the content in pieces, the finish, the usage
+/// chunk if `stream_options.include_usage` asked for it, `[DONE]`.
+fn stream_answer(
+    mut stream: &TcpStream,
+    request: &Value,
+    answer: &Value,
+    body: &str,
+    fault: Fault,
+    state: &State,
+) -> std::io::Result<bool> {
+    state.streamed.fetch_add(1, Ordering::SeqCst);
+    let choice = &answer["choices"][0];
+    let content: Vec<char> = choice["message"]["content"]
+        .as_str()
+        .unwrap_or("")
+        .chars()
+        .collect();
+    let pieces = match fault {
+        Fault::Trickle { pieces, .. } => pieces.max(1),
+        _ => content.len().div_ceil(16).max(1),
+    };
+    let size = content.len().div_ceil(pieces).max(1);
+    let chunk = |delta: Value, finish: Value| {
+        let mut c = json!({"id": answer["id"], "object": "chat.completion.chunk", "model": answer["model"],
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
+        if choice.get("logprobs").is_some() {
+            c["choices"][0]["logprobs"] = choice["logprobs"].clone();
+        }
+        c.to_string()
+    };
+    let mut events = vec![chunk(
+        json!({"role": "assistant", "content": ""}),
+        Value::Null,
+    )];
+    for piece in content.chunks(size) {
+        let text: String = piece.iter().collect();
+        events.push(chunk(json!({"content": text}), Value::Null));
+    }
+    let content_end = events.len();
+    events.push(chunk(json!({}), choice["finish_reason"].clone()));
+    if request["stream_options"]["include_usage"] == json!(true) {
+        events.push(
+            json!({"id": answer["id"], "object": "chat.completion.chunk", "model": answer["model"],
+                "choices": [], "usage": answer["usage"]})
+            .to_string(),
+        );
+    }
+    events.push("[DONE]".into());
+    stream.write_all(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n",
+    )?;
+    let abandoned = |e: std::io::Error| {
+        state.abandoned.fetch_add(1, Ordering::SeqCst);
+        e
+    };
+    for (i, event) in events.iter().enumerate() {
+        match fault {
+            Fault::Truncate if i == content_end.div_ceil(2) => return Ok(false),
+            Fault::Slow(d) if i == 1 => {
+                let started = Instant::now();
+                while started.elapsed() < d {
+                    if !still_open(stream) {
+                        state.abandoned.fetch_add(1, Ordering::SeqCst);
+                        return Ok(false);
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+            Fault::Trickle { every, .. } if i > 0 => std::thread::sleep(every),
+            _ => {}
+        }
+        write_event(stream, event).map_err(abandoned)?;
+    }
+    stream
+        .write_all(b"0\r\n\r\n")
+        .and_then(|()| stream.flush())
+        .map_err(abandoned)?;
+    *state
+        .delivered
+        .lock()
+        .unwrap()
+        .entry(body.to_owned())
+        .or_default() += 1;
+    Ok(true)
 }
 
 /// FNV-1a of a text.
@@ -283,6 +517,7 @@ fn answer(path: &str, request: &Value, state: &State) -> Value {
             )
         })
         .collect();
-    json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": Value::Object(answer).to_string()},
+    json!({"id": format!("chatcmpl-{:x}", h), "object": "chat.completion", "model": request["model"],
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": Value::Object(answer).to_string()},
         "finish_reason": "stop"}], "usage": usage(user.len())})
 }
