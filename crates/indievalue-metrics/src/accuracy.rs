@@ -189,10 +189,13 @@ impl AccuracyReport {
     /// and the log-loss and Brier score where every record has probabilities.
     ///
     /// ```
-    /// # use indievalue_metrics::{AccuracyReport, Bootstrap};
+    /// # use indievalue_metrics::{AccuracyReport, Bootstrap, Prediction};
+    /// # use indievalue_catalog::Granularity;
     /// let catalog = indievalue_catalog::Catalog::load(indievalue_testdata::mini_catalog_dir()).unwrap();
-    /// let report = AccuracyReport::compute(&catalog, &[], &Bootstrap::default()).unwrap();
-    /// assert!(report.text_summary().starts_with("accuracy"));
+    /// let right = Prediction::new(1, 0, "V1", Granularity::Polar, Some(0), 0, None);
+    /// let report = AccuracyReport::compute(&catalog, &[right], &Bootstrap::default()).unwrap();
+    /// assert!(report.text_summary().starts_with("accuracy 100.00 %"));
+    /// assert!(report.text_summary().contains("setup 1: 100.00 %"));
     /// ```
     pub fn text_summary(&self) -> String {
         let mut out = format!(
