@@ -91,8 +91,7 @@ fn main() -> anyhow::Result<()> {
     let truth = SyntheticModel::new(&catalog, &config)?;
     let people = &truth.respondents(&catalog)?;
     let answers = AnswerMatrix::new(people);
-    let mut criteria = EvalCriteria::scaled(&catalog);
-    criteria.people = args.eval_people;
+    let criteria = EvalCriteria { people: args.eval_people, ..EvalCriteria::scaled(&catalog) };
     let eval = select_evaluation_set(&catalog, people, &answers, &setups, &criteria, args.seed)?;
     let demos =
         DemoSpec { mode: DemoMode::Fixed(args.demos), granularity: Polar, demographics: false };
@@ -128,7 +127,6 @@ fn main() -> anyhow::Result<()> {
     let survey = reasoner::evaluate_both(&catalog, people, &tasks, &models, &label, args.seed)?;
     let survey = survey.into_iter().next().expect("one mode");
     reasoner::report(&run, &catalog, std::slice::from_ref(&survey), &trained)?;
-
     let table =
         reasoner::comparison_table("Reasoner (label scoring)", setups.len(), &rows, &survey);
     table.write(args.out.join("survey-table"))?;
