@@ -187,7 +187,7 @@ impl LearnedSettings {
             seed,
             top_k: 24,
             betas: vec![0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0],
-            lambdas_per_demonstration: vec![10.0, 3.0, 1.0, 0.3],
+            lambdas_per_demonstration: vec![10.0, 3.0, 1.0, 0.3, 0.1],
             classes: vec![8, 16, 32, 64],
             min_people_per_class: 25,
             temperatures: vec![0.25, 0.5, 1.0],

@@ -7,6 +7,10 @@
 //! - [`GlobalMajority`]: per probe question, the most common valid answer in the training pool.
 //! - [`ResembleIndex`] and [`resemble_sweep`]: resemble top-1 and top-k for every k in `1..=K` in
 //!   one pass.
+//! - [`LearnedReasoners`]: reasoners that learn from the whole training pool (similarity-weighted
+//!   neighbours, a per-question logistic regression, a latent class model and their blend),
+//!   their settings and a recommended one chosen by cross-validation on the pool alone
+//!   ([`Selection`]); [`run_baseline_suite`] runs them beside the paper's baselines.
 //!
 //! ```
 //! use indievalue_baselines::{GlobalMajority, ResembleIndex, resemble_sweep};
