@@ -139,7 +139,7 @@ pub struct LearnedSettings {
     pub betas: Vec<f64>,
     /// Prior precisions tried for the logistic model, per demonstration (lambda = this times the
     /// mean demonstration count), strongest first (each fit starts from the previous one's
-    /// weights).
+    /// weights; the path stops once accuracy on the first fold has fallen twice in a row).
     pub lambdas_per_demonstration: Vec<f64>,
     /// Numbers of latent classes tried (those above a `min_people_per_class` share of the
     /// training people are left out).
@@ -953,7 +953,12 @@ impl GroupCv {
             });
             let mut logistic: Vec<Vec<f32>> = Vec::with_capacity(cv.lambdas.len());
             let mut previous: Option<LogisticModel> = None;
-            for (l, &lambda) in cv.lambdas.iter().enumerate() {
+            let targets: Vec<Vec<u8>> = validation
+                .iter()
+                .map(|p| cv.group.targets(answers, p.row))
+                .collect();
+            let mut path_accuracy: Vec<f64> = Vec::new();
+            for (l, &lambda) in cv.lambdas.clone().iter().enumerate() {
                 let fit = FitSettings {
                     lambda,
                     max_iterations: settings.max_iterations,
@@ -966,12 +971,29 @@ impl GroupCv {
                     &fit,
                     previous.as_ref(),
                 )?;
-                logistic.push(model.probabilities(inputs.clone(), &cv.blocks)?);
+                let probabilities = model.probabilities(inputs.clone(), &cv.blocks)?;
                 if fold == 0 {
                     cv.warm[l] = Some(model.clone());
                     cv.fit_iterations.push(iterations);
+                    // The path stops once weaker regularisation has lost twice in a row (on
+                    // the first fold; later folds fit the same lambdas).
+                    path_accuracy.push(mean(targets.iter().enumerate().map(|(i, t)| {
+                        let row = &probabilities[i * width..(i + 1) * width];
+                        person_accuracy(t, |j| argmax(&row[cv.blocks.range(j)]))
+                    })));
+                    let n = path_accuracy.len();
+                    if n >= 3
+                        && path_accuracy[n - 1] < path_accuracy[n - 2]
+                        && path_accuracy[n - 2] < path_accuracy[n - 3]
+                    {
+                        cv.lambdas.truncate(n);
+                    }
                 }
+                logistic.push(probabilities);
                 previous = Some(model);
+                if l + 1 >= cv.lambdas.len() {
+                    break;
+                }
             }
             let mut latent: Vec<Vec<f32>> = Vec::new();
             for model in latent_models {
