@@ -4,15 +4,21 @@
 //! ```text
 //! cargo run --release --example baselines -- --data data/ --tasks tasks/ --out results/ \
 //!     [--meta META] [--granularity polar|refined] [--max-k 35] [--report-k 24] \
-//!     [--model wvs.csv.model.json] [--json]
+//!     [--model wvs.csv.model.json] [--paper-only] [--json]
 //! ```
 //!
 //! `--meta` defaults to `INDIEVALUE_META_DIR`. `--model` (a synthetic survey's model) adds the
-//! exact Bayes-optimal ceiling. The `--json` summary is documented in `docs/formats.md`.
+//! exact Bayes-optimal ceiling. Besides the paper's baselines it runs the learned reasoners
+//! (similarity-weighted neighbours, a per-question logistic regression and their blend, fitted
+//! and cross-validated on the training pool alone, seeded with the tasks' seed) and names the
+//! one cross-validation recommends; `--paper-only` leaves them out. The `--json` summary is
+//! documented in `docs/formats.md`.
 
 use anyhow::Context;
 use clap::Parser;
-use indievalue::baselines::{plot_top_k, run_baselines, top_k_table};
+use indievalue::baselines::{
+    LearnedSettings, SuiteOptions, plot_top_k, run_baseline_suite, top_k_table,
+};
 use indievalue::catalog::{Catalog, FileHeader, Granularity, Respondents, meta_dir};
 use indievalue::convert::RESPONDENTS_FILE;
 use indievalue::files::{create_dir_all, write_json_atomic};
@@ -62,6 +68,9 @@ struct Args {
     /// A synthetic survey's model file, for the Bayes-optimal ceiling.
     #[arg(long)]
     model: Option<PathBuf>,
+    /// Only the paper's baselines (no learned reasoners).
+    #[arg(long)]
+    paper_only: bool,
     /// Print the summary as one JSON object.
     #[arg(long)]
     json: bool,
@@ -87,7 +96,9 @@ fn main() -> anyhow::Result<()> {
     create_dir_all(&args.out.join("plots"))?;
 
     let (t, (max_k, report_k)) = (Instant::now(), (args.max_k, args.report_k));
-    let results = run_baselines(&catalog, &people, &answers, &pool, &tasks, max_k, report_k)?;
+    let learned = (!args.paper_only).then(|| LearnedSettings::new(task_header.seed));
+    let options = SuiteOptions { max_k, report_k, learned };
+    let results = run_baseline_suite(&catalog, &people, &answers, &pool, &tasks, &options)?;
     let baseline_seconds = t.elapsed().as_secs_f64();
     let (probe_g, demo_g) = (results.probe_granularity, results.demo_granularity);
     let params = json!({ "tasks": args.tasks.display().to_string(),
@@ -151,6 +162,9 @@ fn main() -> anyhow::Result<()> {
     plot_top_k(plot_dir.join("top_k_sweep"), &results.sweep, setups)?;
 
     let per_setup_json = |r: &AccuracyReport| json!({ "per_setup": r.per_setup.values().collect::<Vec<_>>(), "average": r.setup_average() });
+    let reasoners: BTreeMap<&str, f64> = (results.runs.iter().zip(&evaluations))
+        .map(|(r, e)| (r.name.as_str(), e.report.setup_average()))
+        .collect();
     let summary = json!({
         "survey": catalog.survey().name,
         "probe_granularity": probe_g,
@@ -163,6 +177,9 @@ fn main() -> anyhow::Result<()> {
         "top1": per_setup_json(&evaluations[1].report),
         "top_k": results.sweep,
         "report_k": args.report_k,
+        "reasoners": reasoners,
+        "recommended": results.recommended(),
+        "selection": results.selection,
         "inequity": inequity,
         "bayes_ceiling": ceiling.as_ref().map(|s| json!({ "per_setup": s, "average": setup_average(s) })),
         "seconds": { "baselines": baseline_seconds, "total": started.elapsed().as_secs_f64() },
@@ -172,7 +189,7 @@ fn main() -> anyhow::Result<()> {
         "inputs": { "data": args.data, "tasks": args.tasks, "meta": meta, "model": args.model },
         "catalog_hash": catalog.content_hash(),
         "versions": { "indievalue": env!("CARGO_PKG_VERSION"), "tasks_written_by": task_header.written_by },
-        "args": { "max_k": args.max_k, "report_k": args.report_k, "ddof": args.ddof, "granularity": args.granularity },
+        "args": { "max_k": args.max_k, "report_k": args.report_k, "ddof": args.ddof, "granularity": args.granularity, "paper_only": args.paper_only },
     });
     write_json_atomic(&args.out.join("summary.json"), &summary)?;
     write_json_atomic(&args.out.join("run.json"), &run)?;
@@ -187,6 +204,12 @@ fn main() -> anyhow::Result<()> {
         pool.len(),
     );
     print!("{}", table4.to_markdown());
+    if let (Some(name), Some(selection)) = (results.recommended(), &results.selection) {
+        let cv: Vec<String> = (selection.accuracy.iter())
+            .map(|(r, a)| format!("{} {a:.2}", r.name(results.report_k)))
+            .collect();
+        println!("recommended by cross-validation on the pool: {name} ({})", cv.join(", "));
+    }
     let sigma: Vec<String> = inequity
         .iter()
         .map(|(k, v)| format!("{k} {:.2}", v["average"].as_f64().unwrap_or(f64::NAN)))

@@ -7,6 +7,10 @@
 //! - [`GlobalMajority`]: per probe question, the most common valid answer in the training pool.
 //! - [`ResembleIndex`] and [`resemble_sweep`]: resemble top-1 and top-k for every k in `1..=K` in
 //!   one pass.
+//! - [`LearnedReasoners`]: reasoners that learn from the whole training pool (similarity-weighted
+//!   neighbours, a per-question logistic regression, a latent class model and their blend),
+//!   their settings and a recommended one chosen by cross-validation on the pool alone
+//!   ([`Selection`]); [`run_baseline_suite`] runs them beside the paper's baselines.
 //!
 //! ```
 //! use indievalue_baselines::{GlobalMajority, ResembleIndex, resemble_sweep};
@@ -54,15 +58,25 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 mod global;
+mod latent;
+mod layout;
+mod learned;
+mod logistic;
+mod neighbours;
 mod random;
 mod resemble;
 mod suite;
 
 pub use global::GlobalMajority;
+pub use learned::{
+    LearnedPredictions, LearnedReasoner, LearnedReasoners, LearnedSettings, Selection,
+    SetupSelection,
+};
 pub use random::random_accuracy;
 pub use resemble::{ResembleIndex, Sweep, SweepPoint, resemble_sweep, resemble_top1};
 pub use suite::{
-    BaselineResults, BaselineRun, plot_top_k, run_baselines, top_k_lines, top_k_table,
+    BaselineResults, BaselineRun, SuiteOptions, plot_top_k, run_baseline_suite, run_baselines,
+    top_k_lines, top_k_table,
 };
 
 /// `written_by` of predictions files of the baselines.
@@ -116,6 +130,25 @@ pub enum Error {
         /// The task's.
         found: Granularity,
     },
+    /// Settings of the learned reasoners that cannot work.
+    #[error("learned reasoner settings: {0}")]
+    Settings(String),
+    /// A task of a setup or demonstration mode the learned reasoners were not fitted for.
+    #[error(
+        "task of person {person}: the learned reasoners were not fitted for setup {setup} and its demonstrations"
+    )]
+    NotFitted {
+        /// The person.
+        person: i64,
+        /// The setup.
+        setup: usize,
+    },
+    /// The logistic model's optimiser failed.
+    #[error("fitting the logistic model: {0}")]
+    Optimiser(String),
+    /// A matrix product failed.
+    #[error(transparent)]
+    Tensor(#[from] candle_core::Error),
     /// A demonstration names a statement the question does not have.
     #[error("demonstration statement {statement} of question {question} is out of range")]
     Statement {

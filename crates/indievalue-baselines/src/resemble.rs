@@ -75,6 +75,11 @@ impl ResembleIndex {
         self.rows.is_empty()
     }
 
+    /// Respondent rows of the pool in rank order (ascending id).
+    pub(crate) fn rows(&self) -> &[usize] {
+        &self.rows
+    }
+
     /// The granularity of the packed answers.
     pub fn granularity(&self) -> Granularity {
         self.granularity

@@ -1,5 +1,6 @@
 //! All the baselines of Table 4 in one call, and the Table 20 sweep as a table and plot lines.
 
+use crate::learned::{LearnedReasoner, LearnedReasoners, LearnedSettings, Selection};
 use crate::resemble::{ResembleIndex, SweepPoint, resemble_sweep};
 use crate::{Error, GlobalMajority, Result, WRITTEN_BY, random_accuracy};
 use indievalue_catalog::{Catalog, FileHeader, Granularity, Respondents};
@@ -27,12 +28,46 @@ pub struct BaselineResults {
     pub demo_granularity: Granularity,
     /// Exact random accuracy per setup.
     pub random: Vec<f64>,
-    /// Global, resemble top-1 and resemble top-`report_k`, in that order.
+    /// Global, resemble top-1 and resemble top-`report_k`, in that order; then, when the
+    /// learned reasoners ran, `weighted`, `logistic`, `latent` and `blend`.
     pub runs: Vec<BaselineRun>,
     /// The top-k sweep, k = 1..=max_k.
     pub sweep: Vec<SweepPoint>,
     /// The k reported as the top cluster.
     pub report_k: usize,
+    /// What cross-validation on the pool measured and chose, when the learned reasoners ran.
+    pub selection: Option<Selection>,
+}
+
+impl BaselineResults {
+    /// The name of the recommended row (one of `runs`), when the learned reasoners ran.
+    pub fn recommended(&self) -> Option<String> {
+        self.selection
+            .as_ref()
+            .map(|s| s.recommended.name(self.report_k))
+    }
+}
+
+/// What [`run_baseline_suite`] runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SuiteOptions {
+    /// Largest k of the top-k sweep.
+    pub max_k: usize,
+    /// The k reported as the top cluster (and the top-k candidate of the learned selection).
+    pub report_k: usize,
+    /// The learned reasoners' settings, or `None` for the paper's baselines only.
+    pub learned: Option<LearnedSettings>,
+}
+
+impl SuiteOptions {
+    /// The paper's baselines (k up to 35, top-24) and the learned reasoners with `seed`.
+    pub fn with_learned(seed: u64) -> SuiteOptions {
+        SuiteOptions {
+            max_k: 35,
+            report_k: 24,
+            learned: Some(LearnedSettings::new(seed)),
+        }
+    }
 }
 
 impl BaselineResults {
@@ -92,6 +127,29 @@ pub fn run_baselines(
     max_k: usize,
     report_k: usize,
 ) -> Result<BaselineResults> {
+    let options = SuiteOptions {
+        max_k,
+        report_k,
+        learned: None,
+    };
+    run_baseline_suite(catalog, people, answers, pool, tasks, &options)
+}
+
+/// [`run_baselines`], then, when `options.learned` is set, the learned reasoners
+/// ([`LearnedReasoners`]: similarity-weighted neighbours, the per-question logistic model, the
+/// latent class model and their blend) fitted and cross-validated on `pool` alone, as four more
+/// runs, and the
+/// recommended one named ([`BaselineResults::recommended`]; the learned top-k candidate is
+/// top-`report_k`).
+pub fn run_baseline_suite(
+    catalog: &Catalog,
+    people: &Respondents,
+    answers: &AnswerMatrix,
+    pool: &[usize],
+    tasks: &[ProbeTask],
+    options: &SuiteOptions,
+) -> Result<BaselineResults> {
+    let (max_k, report_k) = (options.max_k, options.report_k);
     if report_k == 0 || max_k == 0 {
         return Err(Error::ZeroK);
     }
@@ -117,7 +175,7 @@ pub fn run_baselines(
     let take = |k: usize| sweep.predictions.get(&k).cloned().unwrap_or_default();
     let top1 = take(1);
     let top_k = take(report_k);
-    let runs = vec![
+    let mut runs = vec![
         BaselineRun {
             name: "global".into(),
             label: "Global".into(),
@@ -134,6 +192,28 @@ pub fn run_baselines(
             predictions: top_k,
         },
     ];
+    let mut selection = None;
+    if let Some(settings) = &options.learned {
+        let settings = LearnedSettings {
+            top_k: report_k,
+            ..settings.clone()
+        };
+        let learned = LearnedReasoners::fit(catalog, people, answers, pool, tasks, &settings)?;
+        let predicted = learned.predict(catalog, tasks)?;
+        for (reasoner, predictions) in [
+            (LearnedReasoner::Weighted, predicted.weighted),
+            (LearnedReasoner::Logistic, predicted.logistic),
+            (LearnedReasoner::Latent, predicted.latent),
+            (LearnedReasoner::Blend, predicted.blend),
+        ] {
+            runs.push(BaselineRun {
+                name: reasoner.name(report_k),
+                label: reasoner.label(report_k),
+                predictions,
+            });
+        }
+        selection = Some(learned.selection().clone());
+    }
     Ok(BaselineResults {
         probe_granularity: probe_g,
         demo_granularity: demo_g,
@@ -141,6 +221,7 @@ pub fn run_baselines(
         runs,
         sweep: sweep.points,
         report_k,
+        selection,
     })
 }
 
