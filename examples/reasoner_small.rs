@@ -103,7 +103,7 @@ fn main() -> anyhow::Result<()> {
     let pool = eval.training_rows(people.len());
 
     // The same tasks for the baselines and the exact ceiling.
-    let mut rows = reasoner::baseline_rows(&catalog, people, &answers, &pool, &tasks)?;
+    let mut rows = reasoner::baseline_rows(&catalog, people, &answers, &pool, &tasks, args.seed)?;
     rows.push((
         "Bayes ceiling (exact)".into(),
         truth.bayes_ceiling(&catalog, people, &tasks.polar)?,

@@ -6,7 +6,7 @@
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use indievalue::baselines::run_baselines;
+use indievalue::baselines::{SuiteOptions, run_baseline_suite};
 use indievalue::catalog::{Catalog, Respondents};
 use indievalue::finetune::load_with_adapter;
 use indievalue::llm::{LoadOptions, LoadedModel, ModelSource, load_model};
@@ -197,6 +197,50 @@ fn write_table(dir: &Path, stem: &str, table: &Table) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A mode's name, the base model's predictions and the trained model's.
+pub type ModePredictions = (String, Vec<Prediction>, Vec<Prediction>);
+
+/// Per mode, the base and the trained model's predictions on `tasks` (one list, any forms),
+/// each model loaded once; a finished evaluation is read back, an interrupted one resumed.
+pub fn evaluate_predictions(
+    catalog: &Catalog,
+    tasks: &[indievalue::sampling::ProbeTask],
+    models: &Models<'_>,
+    modes: &[(&str, ProbeMode)],
+    seed: u64,
+) -> anyhow::Result<Vec<ModePredictions>> {
+    let progress = bar(
+        (2 * tasks.len() * modes.len()) as u64,
+        "{bar:30} {pos}/{len} tasks {elapsed_precise} eta {eta} {msg}",
+    );
+    let mut out: Vec<ModePredictions> =
+        modes.iter().map(|(n, _)| ((*n).to_owned(), Vec::new(), Vec::new())).collect();
+    for (w, which) in ["base", "trained"].into_iter().enumerate() {
+        let model = models.load(which)?;
+        for (i, (name, mode)) in modes.iter().enumerate() {
+            progress.set_message(format!("{which}, {name}"));
+            let params = serde_json::json!({ "model": which, "trained": models.trained });
+            let predictions = models.run.evaluate(
+                &model,
+                catalog,
+                which,
+                tasks,
+                mode.clone(),
+                seed,
+                params,
+                &mut |_| progress.inc(1),
+            )?;
+            if w == 0 {
+                out[i].1 = predictions;
+            } else {
+                out[i].2 = predictions;
+            }
+        }
+    }
+    progress.finish_and_clear();
+    Ok(out)
+}
+
 /// A consistency set's evaluation: per mode, the accuracy (percent of probes) of the base and
 /// the trained model (the set's people are not survey respondents, so no inequity).
 pub fn evaluate_consistency(
@@ -207,55 +251,33 @@ pub fn evaluate_consistency(
     seed: u64,
 ) -> anyhow::Result<Vec<(String, f64, f64)>> {
     let all: Vec<_> = tasks.polar.iter().chain(&tasks.refined).cloned().collect();
-    let progress = bar(
-        (2 * all.len() * modes.len()) as u64,
-        "{bar:30} {pos}/{len} tasks {elapsed_precise} {msg}",
-    );
-    let mut out: Vec<(String, f64, f64)> =
-        modes.iter().map(|(n, _)| ((*n).to_owned(), f64::NAN, f64::NAN)).collect();
-    for (w, which) in ["base", "trained"].into_iter().enumerate() {
-        let model = models.load(which)?;
-        for (i, (name, mode)) in modes.iter().enumerate() {
-            progress.set_message(format!("{which}, {name}"));
-            let params = serde_json::json!({ "model": which, "trained": models.trained });
-            let predictions = models.run.evaluate(
-                &model,
-                catalog,
-                which,
-                &all,
-                mode.clone(),
-                seed,
-                params,
-                &mut |_| progress.inc(1),
-            )?;
-            let right = predictions.iter().filter(|p| p.correct()).count();
-            let acc = 100.0 * right as f64 / predictions.len().max(1) as f64;
-            if w == 0 {
-                out[i].1 = acc;
-            } else {
-                out[i].2 = acc;
-            }
-        }
-    }
-    progress.finish_and_clear();
-    Ok(out)
+    let accuracy = |predictions: &[Prediction]| {
+        let right = predictions.iter().filter(|p| p.correct()).count();
+        100.0 * right as f64 / predictions.len().max(1) as f64
+    };
+    Ok(evaluate_predictions(catalog, &all, models, modes, seed)?
+        .into_iter()
+        .map(|(name, base, trained)| (name, accuracy(&base), accuracy(&trained)))
+        .collect())
 }
 
 /// A baseline's label and its per-setup accuracy on polar and on refined probes.
 pub type BaselineRow = (String, Vec<f64>, Vec<f64>);
 
 /// One row per statistical baseline on both forms of `tasks` (per-setup accuracy, polar and
-/// refined): Random (exact), Global, Resemble top-1 and top-24, the training `pool` as the
-/// population the baselines learn from.
+/// refined): Random (exact), Global, Resemble top-1 and top-24 and the learned reasoners
+/// (seeded by `seed`), the training `pool` as the population the baselines learn from.
 pub fn baseline_rows(
     catalog: &Catalog,
     people: &Respondents,
     answers: &AnswerMatrix,
     pool: &[usize],
     tasks: &EvaluationTasks,
+    seed: u64,
 ) -> anyhow::Result<Vec<BaselineRow>> {
-    let polar = run_baselines(catalog, people, answers, pool, &tasks.polar, 35, 24)?;
-    let refined = run_baselines(catalog, people, answers, pool, &tasks.refined, 35, 24)?;
+    let options = SuiteOptions::with_learned(seed);
+    let polar = run_baseline_suite(catalog, people, answers, pool, &tasks.polar, &options)?;
+    let refined = run_baseline_suite(catalog, people, answers, pool, &tasks.refined, &options)?;
     let mut rows =
         vec![("Random (exact)".to_owned(), polar.random.clone(), refined.random.clone())];
     let exact = Bootstrap { samples: 0, ..Default::default() };

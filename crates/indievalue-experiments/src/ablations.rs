@@ -502,7 +502,8 @@ impl Experiment for DemographicsExperiment {
 /// its relative change over another reasoner's.
 #[derive(Debug, Clone)]
 pub struct GroupsExperiment {
-    /// The output shown (a `[[reasoner]]` name or a baseline: `global`, `top1`, `topK`).
+    /// The output shown (a `[[reasoner]]` name or a baseline: `global`, `top1`, `topK`, and
+    /// with the learned reasoners `weighted`, `logistic`, `latent`, `blend`).
     pub reasoner: String,
     /// The output it is compared with.
     pub over: String,
@@ -514,7 +515,9 @@ pub(crate) fn owner_of(plan: &Plan, output: &str) -> Option<String> {
         return Some(output.to_owned());
     }
     let k = plan.evaluation.top_k;
-    (output == "global" || output == "top1" || output == format!("top{k}"))
+    let learned =
+        plan.evaluation.learned && matches!(output, "weighted" | "logistic" | "latent" | "blend");
+    (learned || output == "global" || output == "top1" || output == format!("top{k}"))
         .then(|| BASELINES.to_owned())
 }
 

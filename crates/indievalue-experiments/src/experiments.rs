@@ -80,7 +80,10 @@ pub fn experiments_of(plan: &Plan) -> Result<Vec<Box<dyn Experiment>>> {
                         let v = v.clone().ok_or_else(|| Error::Plan {
                             file: plan.source.clone(),
                             key: key(k),
-                            message: "missing (a [[reasoner]] name, or global, top1, topK)".into(),
+                            message:
+                                "missing (a [[reasoner]] name, or global, top1, topK, weighted, \
+                                      logistic, latent, blend)"
+                                    .into(),
                         })?;
                         if crate::ablations::owner_of(plan, &v).is_none() {
                             return Err(Error::Plan {
@@ -88,7 +91,8 @@ pub fn experiments_of(plan: &Plan) -> Result<Vec<Box<dyn Experiment>>> {
                                 key: key(k),
                                 message: format!(
                                     "{v:?} is neither a [[reasoner]] nor a baseline with people \
-                                     (global, top1, top{})",
+                                     (global, top1, top{}; weighted, logistic, latent, blend \
+                                     unless learned = false)",
                                     plan.evaluation.top_k
                                 ),
                             });

@@ -4,7 +4,7 @@
 //! the files the examples would.
 
 use crate::Result;
-use indievalue_baselines::{BaselineResults, run_baselines};
+use indievalue_baselines::{BaselineResults, SuiteOptions, run_baseline_suite};
 use indievalue_catalog::{Catalog, FileHeader, Granularity, Respondents};
 use indievalue_convert::{Conversion, ConvertOptions, convert_file, write_dataset};
 use indievalue_metrics::{Bootstrap, Evaluation, SetupColumn, SetupRow, Table, setup_table};
@@ -127,8 +127,8 @@ impl<'a> SurveyRun<'a> {
         })
     }
 
-    /// Runs the statistical baselines on the sample's tasks (top-k up to 35, reporting 24),
-    /// writes their predictions and the Table 4 style table (accuracy per setup and
+    /// Runs the statistical baselines on the sample's tasks (top-k up to 35, reporting 24) and
+    /// the learned reasoners (fitted on the training pool, the recommended one named), writes their predictions and the Table 4 style table (accuracy per setup and
     /// sigma-INEQUITY over the survey's dimensions) into `results/`.
     pub fn baselines(
         &self,
@@ -138,14 +138,20 @@ impl<'a> SurveyRun<'a> {
     ) -> Result<(BaselineResults, Table)> {
         let catalog = self.catalog;
         let pool = sample.eval.training_rows(people.len());
-        let results = run_baselines(catalog, people, answers, &pool, &sample.tasks, 35, 24)?;
+        let options = SuiteOptions::with_learned(self.seed);
+        let results = run_baseline_suite(catalog, people, answers, &pool, &sample.tasks, &options)?;
         let dir = self.dir(RESULTS_DIR);
         results.write_predictions(&dir, catalog, self.seed, &serde_json::json!({}))?;
         let mut rows = vec![SetupRow::exact("Random (exact)", results.random.clone())];
+        let recommended = results.recommended();
         for run in &results.runs {
             let e =
                 Evaluation::compute(catalog, people, &run.predictions, &Bootstrap::default(), 1)?;
-            rows.push(e.row(&run.label));
+            if recommended.as_ref() == Some(&run.name) {
+                rows.push(e.row(format!("{}, recommended", run.label)));
+            } else {
+                rows.push(e.row(&run.label));
+            }
         }
         let setups = ProbeSetup::of_survey(catalog).len();
         let table = setup_table(

@@ -8,7 +8,7 @@ use crate::plan::{BASELINES, Plan, ReasonerSpec};
 use crate::report::{ExperimentTiming, ReportFiles, write_report};
 use crate::store::Store;
 use crate::{Error, Result};
-use indievalue_baselines::{SweepPoint, run_baselines};
+use indievalue_baselines::{LearnedSettings, SuiteOptions, SweepPoint, run_baseline_suite};
 use indievalue_catalog::{Catalog, FileHeader, Granularity};
 use indievalue_llm::{
     LoadOptions, LoadedModel, ModelSource, device_from_name, load_model, parse_dtype,
@@ -150,6 +150,9 @@ struct BaselineSummary {
     bayes: Option<Vec<f64>>,
     sweep: Vec<SweepPoint>,
     runs: Vec<(String, String)>,
+    /// The recommended learned row, when the learned reasoners ran.
+    #[serde(default)]
+    recommended: Option<String>,
 }
 
 /// Plans and runs a plan's experiments into an output directory.
@@ -336,6 +339,14 @@ impl Runner {
         Ok(files)
     }
 
+    /// Whether the baselines on `tasks` include the learned reasoners: with `learned = true`,
+    /// on the main tasks only (polar demonstrations, the plan's count, no demographics, every
+    /// category), where Table 4 / Table 15, the inequity tables, the per-category results and
+    /// the group figures read them; the ablations keep the paper's baselines.
+    fn learned_on(&self, p: &Prepared, tasks: &TaskRequest) -> bool {
+        self.plan.evaluation.learned && *tasks == TaskRequest::main(tasks.probe, p.demonstrations)
+    }
+
     fn job_key(&self, p: &Prepared, need: &Need) -> Result<String> {
         let tasks = self.tasks_key(p, &need.tasks);
         let reasoner = match self.plan.reasoner(&need.reasoner) {
@@ -343,6 +354,7 @@ impl Runner {
                 "baselines": indievalue_baselines::WRITTEN_BY,
                 "top_k": self.plan.evaluation.top_k,
                 "max_k": self.plan.evaluation.max_k,
+                "learned": self.learned_on(p, &need.tasks),
             }),
             Some(spec) => {
                 let mut reasoner = serde_json::json!({
@@ -536,7 +548,14 @@ impl Runner {
         let pool = p.eval.training_rows(p.data.people.len());
         let e = &self.plan.evaluation;
         let (people, answers) = (&p.data.people, &p.data.answers);
-        let results = run_baselines(&p.catalog, people, answers, &pool, &tasks, e.max_k, e.top_k)?;
+        let options = SuiteOptions {
+            max_k: e.max_k,
+            report_k: e.top_k,
+            learned: self
+                .learned_on(p, &job.need.tasks)
+                .then(|| LearnedSettings::new(self.plan.seed)),
+        };
+        let results = run_baseline_suite(&p.catalog, people, answers, &pool, &tasks, &options)?;
         let dir = self.store.predictions_dir(&job.key);
         let params = serde_json::json!({ "key": job.key });
         results.write_predictions(&dir, &p.catalog, self.plan.seed, &params)?;
@@ -553,6 +572,7 @@ impl Runner {
                 .iter()
                 .map(|r| (r.name.clone(), r.label.clone()))
                 .collect(),
+            recommended: results.recommended(),
         };
         indievalue_files::write_json_atomic(&dir.join(BASELINE_SUMMARY), &summary)?;
         Store::mark_complete(
@@ -665,11 +685,16 @@ impl Runner {
                         paper: Some("Random".into()),
                     }];
                     for (name, label) in &summary.runs {
+                        let label = if summary.recommended.as_ref() == Some(name) {
+                            format!("{label}, recommended")
+                        } else {
+                            label.clone()
+                        };
                         let (_, predictions) =
                             PredictionsFile::read(dir.join(format!("{name}.jsonl")), &p.catalog)?;
                         outputs.push(Output {
                             name: name.clone(),
-                            label: label.clone(),
+                            label,
                             exact: None,
                             predictions,
                             paper: crate::paper::baseline_row(name).map(|r| r.name.to_owned()),

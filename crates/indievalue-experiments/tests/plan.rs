@@ -155,6 +155,7 @@ fn content_keys_are_stable_and_change_with_every_input() {
         ("demonstrations = 100", "demonstrations = 150"),
         ("top_k = 4", "top_k = 5"),
         ("max_k = 6", "max_k = 7"),
+        ("max_k = 6", "max_k = 6\nlearned = false"),
         (
             "synthetic = { people = 400 }",
             "synthetic = { people = 401 }",

@@ -8,6 +8,7 @@
 //!   and overall, a bootstrap interval over people, and log-loss / Brier score when the reasoner
 //!   gave probabilities. All accuracies are percentages.
 //! - [`InequityIndex`]: the Value Inequity Index over the 16 demographic dimensions of Table 16.
+//! - [`PredictionVariety`]: whether predictions depend on the person at all.
 //! - [`Table`] (Markdown and CSV) and [`plots`] (PNG and SVG).
 //!
 //! ```
@@ -33,6 +34,7 @@ pub mod plots;
 mod predictions;
 mod summary;
 mod table;
+mod variety;
 
 pub use accuracy::{AccuracyReport, Bootstrap, CategoryAccuracy};
 pub use evaluation::Evaluation;
@@ -40,6 +42,7 @@ pub use inequity::{Dimension, GroupAccuracy, InequityIndex, InequityRow};
 pub use predictions::{PREDICTIONS_FORMAT, Prediction, PredictionsFile};
 pub use summary::{RowInterval, SetupColumn, SetupRow, setup_average, setup_table};
 pub use table::Table;
+pub use variety::PredictionVariety;
 
 use std::path::PathBuf;
 
