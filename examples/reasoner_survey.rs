@@ -44,7 +44,7 @@ struct Args {
     #[arg(long)]
     out: Option<PathBuf>,
     /// Held-out people the models score (the first of the survey's evaluation set).
-    #[arg(long, default_value_t = 40)]
+    #[arg(long, default_value_t = 30)]
     eval_people: usize,
     /// Training examples per question (half polar, half refined probes).
     #[arg(long, default_value_t = 12)]

@@ -14,6 +14,7 @@ use crate::runner::Output;
 use crate::{Error, Result};
 use indievalue_catalog::{Catalog, Category, Granularity};
 use indievalue_metrics::{AccuracyReport, Bootstrap, Dimension, InequityIndex, Table};
+use indievalue_sampling::ProbeSetup;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
@@ -344,9 +345,10 @@ impl AccuracyExperiment {
     ) -> Result<(Table, Vec<(String, AccuracyReport)>)> {
         let polar_req = TaskRequest::main(Granularity::Polar, ctx.demonstrations);
         let refined_req = TaskRequest::main(Granularity::Refined, ctx.demonstrations);
+        let setups = ProbeSetup::of_survey(ctx.catalog).len();
         let mut headers: Vec<String> = vec!["Reasoner".into(), "people".into()];
         for form in ["polar", "refined"] {
-            headers.extend((1..=3).map(|s| format!("{form} {s}")));
+            headers.extend((1..=setups).map(|s| format!("{form} {s}")));
             headers.push(format!("{form} avg"));
         }
         headers.extend(["all".into(), "polar 95% CI".into(), "refined 95% CI".into()]);
@@ -435,11 +437,12 @@ impl Experiment for AccuracyExperiment {
         let n: BTreeSet<i64> = people.iter().map(|t| t.person).collect();
         let _ = writeln!(
             body,
-            "{} evaluation people, {} polar demonstrations per task, three probe setups; refined \
+            "{} evaluation people, {} polar demonstrations per task, {} probe setups; refined \
              probes keep the polar tasks' demonstrations. Intervals: 95 % bootstrap over people \
              ({} resamples).\n",
             n.len(),
             ctx.demonstrations,
+            ProbeSetup::of_survey(ctx.catalog).len(),
             ctx.plan.evaluation.bootstrap
         );
         body.push_str("### Table 4\n\n");
@@ -566,9 +569,10 @@ impl Experiment for TopKExperiment {
             .results
             .sweep(&TaskRequest::main(Granularity::Refined, ctx.demonstrations))
             .unwrap_or_default();
+        let setups = ProbeSetup::of_survey(ctx.catalog).len();
         let mut headers: Vec<String> = vec!["k".into()];
         for form in ["polar", "refined"] {
-            headers.extend((1..=3).map(|s| format!("{form} {s}")));
+            headers.extend((1..=setups).map(|s| format!("{form} {s}")));
             headers.push(format!("{form} avg"));
         }
         headers.push("overall".into());

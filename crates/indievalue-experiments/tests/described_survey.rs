@@ -224,4 +224,28 @@ reasoners = ["baselines"]
         assert!(md.contains(text), "{text} missing from the report:\n{md}");
     }
     assert!(!md.contains("paper #Q"), "{md}");
+    // Table 4 has one column per setup of the survey (2 here), and the learned rows.
+    let table4 = std::fs::read_to_string(dir.path().join("out/tables/table4.csv")).unwrap();
+    let header = table4.lines().next().unwrap();
+    assert!(
+        header.starts_with("Reasoner,people,polar 1,polar 2,polar avg,refined 1,"),
+        "{header}"
+    );
+    // Fields of a CSV line: commas outside double quotes, plus one.
+    let fields = |line: &str| {
+        let mut quoted = false;
+        1 + line
+            .chars()
+            .filter(|&c| {
+                quoted ^= c == '"';
+                c == ',' && !quoted
+            })
+            .count()
+    };
+    for line in table4.lines() {
+        assert_eq!(fields(line), fields(header), "{line}");
+    }
+    assert!(md.contains("2 probe setups"), "{md}");
+    assert!(table4.contains("Latent classes (EM)"), "{table4}");
+    assert!(table4.contains(", recommended"), "{table4}");
 }

@@ -43,13 +43,18 @@ fn ensure_font() -> Result<()> {
     result.clone().map_err(|tried| Error::NoFont { tried })
 }
 
-const PALETTE: [RGBColor; 6] = [
+/// Ten distinct colours (the paper's baselines and the learned rows fit without repeating).
+const PALETTE: [RGBColor; 10] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
     RGBColor(214, 39, 40),
     RGBColor(148, 103, 189),
     RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
 ];
 
 fn err<E: std::fmt::Display>(path: &Path) -> impl Fn(E) -> Error + '_ {
@@ -111,7 +116,7 @@ fn row_labels(names: Vec<String>) -> impl Fn(&f64) -> String {
 }
 
 /// Width of the legend panel right of a chart with several series.
-const LEGEND_WIDTH: u32 = 300;
+const LEGEND_WIDTH: u32 = 420;
 
 /// Horizontal grouped bars: one row per label, one bar per series, the accuracy axis from 0 to
 /// 100; with several series the legend stands in its own panel on the right, clear of the bars.
@@ -185,7 +190,7 @@ pub fn category_accuracy(
     reasoners: &[(String, Vec<f64>)],
 ) -> Result<Vec<PathBuf>> {
     let height = 120 + 28 * categories.len() as u32 * reasoners.len().clamp(1, 3) as u32;
-    both!(stem.as_ref(), (1000, height.max(400)), |root| bars(
+    both!(stem.as_ref(), (1120, height.max(400)), |root| bars(
         root, title, categories, reasoners
     ))
 }
