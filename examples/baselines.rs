@@ -7,12 +7,9 @@
 //!     [--model wvs.csv.model.json] [--paper-only] [--json]
 //! ```
 //!
-//! `--meta` defaults to `INDIEVALUE_META_DIR`. `--model` (a synthetic survey's model) adds the
-//! exact Bayes-optimal ceiling. Besides the paper's baselines it runs the learned reasoners
-//! (similarity-weighted neighbours, a per-question logistic regression and their blend, fitted
-//! and cross-validated on the training pool alone, seeded with the tasks' seed) and names the
-//! one cross-validation recommends; `--paper-only` leaves them out. The `--json` summary is
-//! documented in `docs/formats.md`.
+//! `--meta` defaults to `INDIEVALUE_META_DIR`; `--model` (a synthetic model) adds the Bayes
+//! ceiling; the learned reasoners, seeded with the tasks' seed, come too (the recommended one
+//! marked) unless `--paper-only`. `--json`: see `docs/formats.md`.
 
 use anyhow::Context;
 use clap::Parser;
@@ -96,25 +93,20 @@ fn main() -> anyhow::Result<()> {
     create_dir_all(&args.out.join("plots"))?;
 
     let (t, (max_k, report_k)) = (Instant::now(), (args.max_k, args.report_k));
-    let learned = (!args.paper_only).then(|| LearnedSettings::new(task_header.seed));
+    let seed = task_header.seed;
+    let learned = (!args.paper_only).then(|| LearnedSettings::new(seed));
     let options = SuiteOptions { max_k, report_k, learned };
     let results = run_baseline_suite(&catalog, &people, &answers, &pool, &tasks, &options)?;
     let baseline_seconds = t.elapsed().as_secs_f64();
     let (probe_g, demo_g) = (results.probe_granularity, results.demo_granularity);
     let params = json!({ "tasks": args.tasks.display().to_string(),
                          "probe_granularity": probe_g, "demo_granularity": demo_g });
-    let pred_dir = args.out.join("predictions");
-    results.write_predictions(&pred_dir, &catalog, task_header.seed, &params)?;
+    results.write_predictions(&args.out.join("predictions"), &catalog, seed, &params)?;
     let mut rows = vec![SetupRow::exact("Random", results.random.clone())];
-    let (mut evaluations, mut inequity) = (Vec::new(), BTreeMap::new());
+    let (mut evaluations, mut inequity, mut sigma) = (Vec::new(), BTreeMap::new(), Vec::new());
+    let boot = Bootstrap::default();
     for run in &results.runs {
-        let e = Evaluation::compute(
-            &catalog,
-            &people,
-            &run.predictions,
-            &Bootstrap::default(),
-            args.ddof,
-        )?;
+        let e = Evaluation::compute(&catalog, &people, &run.predictions, &boot, args.ddof)?;
         if run.name == format!("top{}", args.report_k) {
             e.inequity.table().write(args.out.join(format!("inequity_{}", run.name)))?;
             // Per group of the balance item (the WVS: continent).
@@ -132,33 +124,27 @@ fn main() -> anyhow::Result<()> {
         let entry =
             json!({ "per_setup": per_setup, "average": e.inequity.index, "ddof": args.ddof });
         inequity.insert(run.name.clone(), entry);
-        rows.push(SetupRow::measured(&run.label, &e.report));
+        sigma.push(format!("{} {:.2}", run.name, e.inequity.index));
+        rows.push(SetupRow::measured(results.label_of(run), &e.report));
         evaluations.push(e);
     }
-    let ceiling = match &args.model {
-        Some(path) => {
-            Some(SyntheticModel::load(&catalog, path)?.bayes_ceiling(&catalog, &people, &tasks)?)
-        }
-        None => None,
+    let ceiling_of = |path| -> anyhow::Result<Vec<f64>> {
+        Ok(SyntheticModel::load(&catalog, path)?.bayes_ceiling(&catalog, &people, &tasks)?)
     };
-    if let Some(c) = &ceiling {
-        rows.push(SetupRow::exact("Bayes-optimal ceiling (synthetic)", c.clone()));
-    }
+    let ceiling = args.model.as_deref().map(ceiling_of).transpose()?;
+    rows.extend(
+        ceiling.iter().map(|c| SetupRow::exact("Bayes-optimal ceiling (synthetic)", c.clone())),
+    );
     let table4 = setup_table("Baseline", setups, &rows, &[SetupColumn::Interval]);
     table4.write(args.out.join("table4"))?;
     top_k_table(&results.sweep, setups).write(args.out.join("table20_top_k"))?;
 
     let labelled: Vec<(String, &AccuracyReport)> = (results.runs.iter().zip(&evaluations))
-        .map(|(r, e)| (r.label.clone(), &e.report))
+        .map(|(r, e)| (results.label_of(r), &e.report))
         .collect();
-    let (plot_dir, title) = (args.out.join("plots"), "Baseline accuracy per category");
-    plots::report_categories(
-        plot_dir.join("category_accuracy"),
-        title,
-        &catalog,
-        &catalog.categories(),
-        &labelled,
-    )?;
+    let plot_dir = args.out.join("plots");
+    let (stem, title) = (plot_dir.join("category_accuracy"), "Baseline accuracy per category");
+    plots::report_categories(stem, title, &catalog, &catalog.categories(), &labelled)?;
     plot_top_k(plot_dir.join("top_k_sweep"), &results.sweep, setups)?;
 
     let per_setup_json = |r: &AccuracyReport| json!({ "per_setup": r.per_setup.values().collect::<Vec<_>>(), "average": r.setup_average() });
@@ -185,7 +171,7 @@ fn main() -> anyhow::Result<()> {
         "seconds": { "baselines": baseline_seconds, "total": started.elapsed().as_secs_f64() },
     });
     let run = json!({
-        "seed": task_header.seed,
+        "seed": seed,
         "inputs": { "data": args.data, "tasks": args.tasks, "meta": meta, "model": args.model },
         "catalog_hash": catalog.content_hash(),
         "versions": { "indievalue": env!("CARGO_PKG_VERSION"), "tasks_written_by": task_header.written_by },
@@ -197,11 +183,9 @@ fn main() -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&summary)?);
         return Ok(());
     }
+    let (survey, people_n, pool_n) = (&catalog.survey().name, eval.ids.len(), pool.len());
     println!(
-        "{}: baselines ({probe_g} probes, {demo_g} demonstrations, {} people, pool {}) in {baseline_seconds:.2} s",
-        catalog.survey().name,
-        eval.ids.len(),
-        pool.len(),
+        "{survey}: baselines ({probe_g} probes, {demo_g} demonstrations, {people_n} people, pool {pool_n}) in {baseline_seconds:.2} s"
     );
     print!("{}", table4.to_markdown());
     if let (Some(name), Some(selection)) = (results.recommended(), &results.selection) {
@@ -210,10 +194,6 @@ fn main() -> anyhow::Result<()> {
             .collect();
         println!("recommended by cross-validation on the pool: {name} ({})", cv.join(", "));
     }
-    let sigma: Vec<String> = inequity
-        .iter()
-        .map(|(k, v)| format!("{k} {:.2}", v["average"].as_f64().unwrap_or(f64::NAN)))
-        .collect();
     println!("sigma-INEQUITY (ddof {}): {}", args.ddof, sigma.join(", "));
     println!("written to {}", args.out.display());
     Ok(())

@@ -188,13 +188,7 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The LoRA recipe at this machine's scale: the epochs and learning rate of the flags, batch 8.
-fn small(mut recipe: ReasonerRecipe, args: &Args) -> ReasonerRecipe {
-    recipe.train.optimizer.lr = args.lr;
-    recipe.train.epochs = args.epochs;
-    recipe.train.seed = args.seed;
-    recipe.train.save_every = Some(5);
-    recipe.train.gradient_checkpointing = false;
-    recipe.max_seq_len = 2048;
-    recipe
+/// The recipe at this machine's scale with the flags' learning rate, epochs and seed.
+fn small(recipe: ReasonerRecipe, args: &Args) -> ReasonerRecipe {
+    reasoner::cpu_scale(recipe, args.lr, args.epochs, args.seed)
 }

@@ -90,13 +90,8 @@ fn main() -> anyhow::Result<()> {
     // LoRA on C.1 conversations of training people only, with the survey's demonstrations.
     let demos = survey_demo_mode(&catalog).to_string();
     let set = TrainingRecipe::parse("p+r", &demos, args.n_per_question)?;
-    let mut recipe = ReasonerRecipe::lora_one_gpu(set.clone());
-    recipe.train.optimizer.lr = args.lr;
-    recipe.train.epochs = args.epochs;
-    recipe.train.seed = args.seed;
-    recipe.train.save_every = Some(5);
-    recipe.train.gradient_checkpointing = false;
-    recipe.max_seq_len = 2048;
+    let lora = ReasonerRecipe::lora_one_gpu(set.clone());
+    let recipe = reasoner::cpu_scale(lora, args.lr, args.epochs, args.seed);
     let source = ModelSource::Gguf(gguf.clone());
     let load = LoadOptions::default();
     let what = serde_json::json!({
@@ -117,10 +112,8 @@ fn main() -> anyhow::Result<()> {
     // One table: accuracy with its interval over people, and whether predictions vary.
     let bootstrap = Bootstrap { seed: args.seed, ..Bootstrap::default() };
     let mut rows: Vec<(String, Vec<Prediction>)> = Vec::new();
-    let recommended = baselines.recommended();
     for b in &baselines.runs {
-        let mark = if recommended.as_ref() == Some(&b.name) { ", recommended" } else { "" };
-        rows.push((format!("{}{mark}", b.label), b.predictions.clone()));
+        rows.push((baselines.label_of(b), b.predictions.clone()));
     }
     for (mode, base, after) in scored {
         rows.push((format!("SmolLM2 untrained, {mode}"), base));

@@ -62,6 +62,18 @@ pub fn fine_tune(
     Ok(trained)
 }
 
+/// `recipe` at this machine's scale: the learning rate, epochs and seed given, a checkpoint
+/// every 5 steps, no gradient checkpointing, sequences up to 2,048 tokens.
+pub fn cpu_scale(mut recipe: ReasonerRecipe, lr: f64, epochs: f64, seed: u64) -> ReasonerRecipe {
+    recipe.train.optimizer.lr = lr;
+    recipe.train.epochs = epochs;
+    recipe.train.seed = seed;
+    recipe.train.save_every = Some(5);
+    recipe.train.gradient_checkpointing = false;
+    recipe.max_seq_len = 2048;
+    recipe
+}
+
 /// Where the base and the trained model come from.
 pub struct Models<'a> {
     /// The base model.
@@ -286,7 +298,7 @@ pub fn baseline_rows(
         Ok(report.per_setup.values().copied().collect())
     };
     for (p, r) in polar.runs.iter().zip(&refined.runs) {
-        rows.push((p.label.clone(), per_setup(&p.predictions)?, per_setup(&r.predictions)?));
+        rows.push((polar.label_of(p), per_setup(&p.predictions)?, per_setup(&r.predictions)?));
     }
     Ok(rows)
 }

@@ -46,6 +46,15 @@ impl BaselineResults {
             .as_ref()
             .map(|s| s.recommended.name(self.report_k))
     }
+
+    /// A run's table label, `", recommended"` appended to the recommended row's.
+    pub fn label_of(&self, run: &BaselineRun) -> String {
+        if self.recommended().as_deref() == Some(run.name.as_str()) {
+            format!("{}, recommended", run.label)
+        } else {
+            run.label.clone()
+        }
+    }
 }
 
 /// What [`run_baseline_suite`] runs.

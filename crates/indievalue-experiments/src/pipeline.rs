@@ -143,15 +143,10 @@ impl<'a> SurveyRun<'a> {
         let dir = self.dir(RESULTS_DIR);
         results.write_predictions(&dir, catalog, self.seed, &serde_json::json!({}))?;
         let mut rows = vec![SetupRow::exact("Random (exact)", results.random.clone())];
-        let recommended = results.recommended();
         for run in &results.runs {
             let e =
                 Evaluation::compute(catalog, people, &run.predictions, &Bootstrap::default(), 1)?;
-            if recommended.as_ref() == Some(&run.name) {
-                rows.push(e.row(format!("{}, recommended", run.label)));
-            } else {
-                rows.push(e.row(&run.label));
-            }
+            rows.push(e.row(results.label_of(run)));
         }
         let setups = ProbeSetup::of_survey(catalog).len();
         let table = setup_table(

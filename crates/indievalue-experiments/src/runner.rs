@@ -570,7 +570,7 @@ impl Runner {
             runs: results
                 .runs
                 .iter()
-                .map(|r| (r.name.clone(), r.label.clone()))
+                .map(|r| (r.name.clone(), results.label_of(r)))
                 .collect(),
             recommended: results.recommended(),
         };
@@ -685,16 +685,11 @@ impl Runner {
                         paper: Some("Random".into()),
                     }];
                     for (name, label) in &summary.runs {
-                        let label = if summary.recommended.as_ref() == Some(name) {
-                            format!("{label}, recommended")
-                        } else {
-                            label.clone()
-                        };
                         let (_, predictions) =
                             PredictionsFile::read(dir.join(format!("{name}.jsonl")), &p.catalog)?;
                         outputs.push(Output {
                             name: name.clone(),
-                            label,
+                            label: label.clone(),
                             exact: None,
                             predictions,
                             paper: crate::paper::baseline_row(name).map(|r| r.name.to_owned()),
