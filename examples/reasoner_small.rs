@@ -28,7 +28,7 @@ use indievalue::sampling::{
     select_evaluation_set,
 };
 use indievalue::synth::{SynthConfig, SyntheticModel};
-use indievalue_testdata::{mini_catalog_dir, smollm2_gguf};
+use indievalue_testdata::mini_catalog_dir;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -77,8 +77,7 @@ fn main() -> anyhow::Result<()> {
     allocator::keep_freed_memory();
     let args = Args::parse();
     let clock = Instant::now();
-    let gguf = smollm2_gguf();
-    anyhow::ensure!(gguf.exists(), "{} is missing: run scripts/fetch_models.sh", gguf.display());
+    let gguf = reasoner::fetched_smollm2()?;
     let source = ModelSource::Gguf(gguf.clone());
     let options = LoadOptions::default();
     let catalog = Catalog::load(mini_catalog_dir())?;

@@ -27,7 +27,7 @@ use indievalue::metrics::{
 use indievalue::probe::{ProbeMode, ScoreTarget};
 use indievalue::reasoner::{ReasonerRecipe, ReasonerRun};
 use indievalue::sampling::{AnswerMatrix, TrainingRecipe, survey_demo_mode};
-use indievalue_testdata::{smollm2_gguf, survey_cache_dir};
+use indievalue_testdata::survey_cache_dir;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -68,8 +68,7 @@ fn main() -> anyhow::Result<()> {
     let name = name.unwrap_or_else(|| "survey".into());
     let csv = args.csv.clone().unwrap_or_else(|| survey_cache_dir().join(format!("{name}.csv")));
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from(format!("out/reasoner-{name}")));
-    let gguf = smollm2_gguf();
-    anyhow::ensure!(gguf.exists(), "{} is missing: run scripts/fetch_models.sh", gguf.display());
+    let gguf = reasoner::fetched_smollm2()?;
     anyhow::ensure!(csv.exists(), "{} is missing: run scripts/fetch_surveys.sh", csv.display());
     let catalog = Catalog::load(&args.survey)?;
 

@@ -17,7 +17,7 @@ use indievalue::reasoner::{
     table4, table19,
 };
 use indievalue::sampling::AnswerMatrix;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 fn bar(len: u64, template: &str) -> ProgressBar {
     let bar = ProgressBar::new(len);
@@ -60,6 +60,14 @@ pub fn fine_tune(
         run.model_dir().display()
     );
     Ok(trained)
+}
+
+/// The SmolLM2-135M-Instruct GGUF file the recipe examples train, or an error saying how to
+/// fetch it.
+pub fn fetched_smollm2() -> anyhow::Result<PathBuf> {
+    let gguf = indievalue_testdata::smollm2_gguf();
+    anyhow::ensure!(gguf.exists(), "{} is missing: run scripts/fetch_models.sh", gguf.display());
+    Ok(gguf)
 }
 
 /// `recipe` at this machine's scale: the learning rate, epochs and seed given, a checkpoint
